@@ -1,0 +1,50 @@
+# netmesh: `make demo` and `make test` do everything on a fresh machine.
+GO       ?= go
+BUILD    := build
+FUZZTIME ?= 3s
+
+.PHONY: build test demo bench core-test fuzz vet clean
+.DEFAULT_GOAL := build
+
+build: $(BUILD)/libnetmesh.so
+
+# Language parts add their targets and extend these lists.
+TEST_TARGETS := vet core-test fuzz
+DEMO_TARGETS := demo-go
+BENCH_TARGETS := bench-core
+
+-include mk/*.mk
+
+vet:
+	@test -z "$$(gofmt -l core capi examples/go 2>/dev/null)" || { gofmt -l core capi examples/go; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+core-test:
+	$(GO) test -race -count=1 -timeout 600s ./core/...
+
+# Each JSON parser is fuzzed for a few seconds from its seed corpus.
+fuzz:
+	@for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor; do \
+	  echo "fuzz $$f ($(FUZZTIME))"; \
+	  $(GO) test ./core -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >$(BUILD)/fuzz-$$f.log 2>&1 \
+	    || { cat $(BUILD)/fuzz-$$f.log; exit 1; }; \
+	done
+
+test: | $(BUILD)
+	$(MAKE) $(TEST_TARGETS)
+
+demo: $(DEMO_TARGETS)
+
+demo-go:
+	$(GO) run ./examples/go
+
+bench: $(BENCH_TARGETS)
+
+bench-core:
+	$(GO) test ./core -run '^$$' -bench . -benchtime 3x -timeout 900s
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

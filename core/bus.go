@@ -1,0 +1,135 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Version is the library version; ABIVersion is NETMESH_ABI_VERSION.
+const (
+	Version    = "0.1.0"
+	ABIVersion = 1
+)
+
+// Bus is one handle: a connection, its streams and its counters. Every method is
+// safe for concurrent use.
+type Bus struct {
+	cfg Config
+	log *logger
+	js  *Adapter
+
+	// Per shard: the last timestamp given and the events sent, for t and N:k:S:i.
+	clockMu sync.Mutex
+	lastTS  []uint64
+	sent    []uint64
+
+	rotate atomic.Uint64 // where the next poll starts, for fairness
+
+	mu      sync.Mutex
+	closed  bool
+	active  int
+	idle    chan struct{} // closed when active drops to 0 after close
+	ctx     context.Context // cancelled by Close, so waits end at once
+	cancel  context.CancelFunc
+
+	stats counters
+}
+
+// Open parses the config JSON, connects (or starts the embedded server) and
+// returns a ready bus.
+func Open(config []byte) (*Bus, error) {
+	cfg, err := ParseConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bus{
+		cfg:     cfg,
+		log:     newLogger(cfg.LogLevel),
+		lastTS:  make([]uint64, cfg.Shards),
+		sent:    make([]uint64, cfg.Shards),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.js = newAdapter(&b.cfg, b.log)
+	if err := b.js.Init(); err != nil {
+		b.cancel()
+		return nil, err
+	}
+	return b, nil
+}
+
+// enter admits a call unless the bus is closing.
+func (b *Bus) enter() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errShutdown
+	}
+	b.active++
+	return nil
+}
+
+func (b *Bus) exit() {
+	b.mu.Lock()
+	b.active--
+	if b.active == 0 && b.idle != nil {
+		close(b.idle)
+		b.idle = nil
+	}
+	b.mu.Unlock()
+}
+
+// Close stops new calls, wakes long polls, lets running calls finish within the
+// drain bound, then drains the connection and releases the embedded server.
+// A second Close answers shutdown.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return errShutdown
+	}
+	b.closed = true
+	b.cancel()
+	var idle chan struct{}
+	if b.active > 0 {
+		idle = make(chan struct{})
+		b.idle = idle
+	}
+	b.mu.Unlock()
+	var err error
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-time.After(drainTimeout):
+			err = NewError(CodeTransient, "shutdown: calls still running after %v", drainTimeout)
+		}
+	}
+	if derr := b.js.Shutdown(); derr != nil && err == nil {
+		err = derr
+	}
+	return err
+}
+
+// deadline returns a context bounded by timeout and cancelled on Close.
+func (b *Bus) deadline(timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, timeout)
+}
+
+// result counts an error by code and makes a call racing Close answer shutdown.
+func (b *Bus) result(err error) error {
+	if err == nil {
+		return nil
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed && CodeOf(err) != CodeInvalidArgument && CodeOf(err) != CodeTooLarge {
+		err = wrapError(CodeShutdown, err, "the bus is shutting down")
+	}
+	b.stats.countError(CodeOf(err))
+	return err
+}
+
+// Config returns the parsed configuration.
+func (b *Bus) Config() Config { return b.cfg }

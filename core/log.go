@@ -1,0 +1,55 @@
+package core
+
+import (
+	"fmt"
+	"log"
+	"os"
+)
+
+const (
+	levelOff = iota
+	levelError
+	levelWarn
+	levelInfo
+	levelDebug
+)
+
+// logger writes to stderr at the configured level; credentials never reach it
+// because only redacted URLs are passed in.
+type logger struct {
+	level int
+	out   *log.Logger
+}
+
+func newLogger(level string) *logger {
+	l := &logger{out: log.New(os.Stderr, "netmesh: ", log.LstdFlags)}
+	for i, name := range logLevels {
+		if name == level {
+			l.level = i
+		}
+	}
+	return l
+}
+
+func (l *logger) logf(level int, prefix, format string, args ...any) {
+	if l.level >= level {
+		l.out.Output(3, prefix+fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *logger) Errorf(format string, args ...any) { l.logf(levelError, "error: ", format, args...) }
+func (l *logger) Warnf(format string, args ...any)  { l.logf(levelWarn, "warn: ", format, args...) }
+func (l *logger) Infof(format string, args ...any)  { l.logf(levelInfo, "", format, args...) }
+func (l *logger) Debugf(format string, args ...any) { l.logf(levelDebug, "debug: ", format, args...) }
+
+// serverLogger adapts to nats-server's Logger, which calls Noticef for routine news.
+func (l *logger) serverLogger() serverLog { return serverLog{l} }
+
+type serverLog struct{ l *logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.logf(levelInfo, "server: ", format, v...) }
+func (s serverLog) Warnf(format string, v ...any)   { s.l.logf(levelWarn, "server: ", format, v...) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.logf(levelDebug, "server: ", format, v...) }
+func (s serverLog) Tracef(format string, v ...any)  {}

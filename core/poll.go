@@ -1,0 +1,425 @@
+package core
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+type pollRequest struct {
+	limit       int
+	cursor      string
+	shard       int // -1: all
+	latest      bool
+	wait        time.Duration
+	skipCorrupt bool
+	timeout     time.Duration
+}
+
+func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
+	r := pollRequest{limit: 100, shard: -1, timeout: b.cfg.RequestTimeout}
+	if len(data) > b.cfg.MaxRequestBytes {
+		return r, NewError(CodeTooLarge, "poll request is %d bytes, over max_request_bytes %d", len(data), b.cfg.MaxRequestBytes)
+	}
+	data, err := checkJSON("poll request", data)
+	if err != nil {
+		return r, err
+	}
+	err = eachField("poll request", data, func(key string, v []byte) error {
+		var err error
+		var n int64
+		if isNull(v) && key != "limit" && key != "skip_corrupt" {
+			return nil // absent
+		}
+		switch key {
+		case "limit":
+			n, err = intField("limit", v, 1, maxPollLimit)
+			r.limit = int(n)
+		case "cursor":
+			r.cursor, err = stringField("cursor", v)
+		case "shard":
+			n, err = intField("shard", v, 0, int64(b.cfg.Shards-1))
+			r.shard = int(n)
+		case "start":
+			var s string
+			if s, err = stringField("start", v); err == nil {
+				switch s {
+				case "earliest":
+				case "latest":
+					r.latest = true
+				default:
+					err = NewError(CodeInvalidArgument, `start must be "earliest" or "latest", got %q`, clip([]byte(s)))
+				}
+			}
+		case "wait_ms":
+			n, err = intField("wait_ms", v, 0, maxWaitMs)
+			r.wait = time.Duration(n) * time.Millisecond
+		case "skip_corrupt":
+			r.skipCorrupt, err = boolField("skip_corrupt", v)
+		case "timeout_ms":
+			n, err = intField("timeout_ms", v, 1, maxTimeoutMs)
+			r.timeout = time.Duration(n) * time.Millisecond
+		default:
+			err = unknownField("poll request", key)
+		}
+		return err
+	})
+	return r, err
+}
+
+// Poll reads up to limit events after the cursor, fairly across the shards it
+// considers, waiting up to wait_ms for the first event when there is none.
+func (b *Bus) Poll(request []byte) (out []byte, err error) {
+	if err := b.enter(); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	defer func() { err = b.result(err) }()
+
+	req, err := b.parsePoll(request)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := decodeCursor(req.cursor, b.cfg.Shards)
+	if err != nil {
+		return nil, err
+	}
+	var considered []int
+	if req.shard >= 0 {
+		considered = []int{req.shard}
+	} else {
+		considered = make([]int, b.cfg.Shards)
+		for k := range considered {
+			considered[k] = k
+		}
+	}
+
+	waitUntil := time.Now().Add(req.wait)
+	if req.wait > 0 {
+		if err := b.js.wake.acquire(); err != nil {
+			return nil, err
+		}
+		defer b.js.wake.release()
+	}
+	if err := b.placeMissing(&pos, considered, req); err != nil {
+		return nil, err
+	}
+	rot := int(b.rotate.Add(1) - 1)
+	for {
+		changed := b.js.wake.changed()
+		res, err := b.pollOnce(&pos, considered, req, rot)
+		if err != nil {
+			return nil, err
+		}
+		if res.events > 0 || res.skipped > 0 || res.hasMore || req.wait == 0 {
+			return res.encode(pos), nil
+		}
+		left := time.Until(waitUntil)
+		if left <= 0 {
+			return res.encode(pos), nil
+		}
+		// Wake at the next event, and re-check every second in case an event
+		// reached the stream some other way.
+		recheck := min(left, time.Second)
+		t := time.NewTimer(recheck)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-b.ctx.Done():
+			t.Stop()
+			return nil, errShutdown
+		}
+		t.Stop()
+	}
+}
+
+// placeMissing puts shards the cursor does not name at their start: 0 for
+// earliest, the shard's last sequence for latest.
+func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) error {
+	var reads []*shardRead
+	for _, k := range considered {
+		if pos.set[k] {
+			continue
+		}
+		pos.set[k] = true
+		pos.seq[k] = 0
+		if req.latest {
+			reads = append(reads, &shardRead{acc: &shardAcc{shard: k}, mode: modeLast})
+		}
+	}
+	if len(reads) == 0 {
+		return nil
+	}
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+	if err := b.js.readAll(ctx, reads); err != nil {
+		return err
+	}
+	for _, rd := range reads {
+		pos.seq[rd.acc.shard] = rd.acc.lastSeen
+	}
+	return nil
+}
+
+// readAll sends every read at once, then waits for all of them.
+func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
+	var first error
+	sent := reads[:0:0]
+	for _, rd := range reads {
+		if err := a.reads.send(rd); err != nil {
+			a.reads.finish(rd, nil)
+			first = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
+			break
+		}
+		sent = append(sent, rd)
+	}
+	for _, rd := range sent {
+		select {
+		case <-rd.done:
+		case <-ctx.Done():
+			a.reads.finish(rd, nil)
+			if first == nil {
+				if a.isClosing(ctx) {
+					first = errShutdown
+				} else {
+					first = NewError(CodeTransient, "read shard %d: no answer in time", rd.acc.shard)
+				}
+			}
+			continue
+		}
+		if rd.err != nil && first == nil {
+			first = rd.err
+		}
+	}
+	return first
+}
+
+func (a *Adapter) isClosing(ctx context.Context) bool {
+	return ctx.Err() == context.Canceled
+}
+
+// pollResult is one poll's outcome before encoding.
+type pollResult struct {
+	accs    []*shardAcc // in shard order
+	take    []int       // entries taken per acc
+	events  int
+	skipped int
+	hasMore bool
+}
+
+// pollOnce reads the considered shards in rounds, all requests of a round together.
+func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot int) (*pollResult, error) {
+	a := b.js
+	accs := make([]*shardAcc, len(considered))
+	for i, k := range considered {
+		next := pos.seq[k]
+		if next < seqMax {
+			next++
+		}
+		accs[i] = &shardAcc{shard: k, next: next, pending: -1, skipBad: req.skipCorrupt}
+		if pos.seq[k] == seqMax {
+			accs[i].pending = 0 // parked at the end
+		}
+	}
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+
+	// Round one asks every shard for its share; later rounds give what is
+	// left to shards known to hold more, so the limit fills fairly.
+	budget := b.cfg.MaxRequestBytes
+	quota := make([]int, len(accs))
+	share := (req.limit + len(accs) - 1) / len(accs)
+	for i, acc := range accs {
+		if acc.pending != 0 {
+			quota[i] = share
+		}
+	}
+	for round := 0; round < 8; round++ {
+		var reads []*shardRead
+		for i, acc := range accs {
+			if quota[i] == 0 || acc.stopped {
+				continue
+			}
+			mode := modeBatch
+			if !a.batchGet.Load() {
+				mode = modeWalk
+			}
+			reads = append(reads, &shardRead{acc: acc, want: quota[i], mode: mode})
+		}
+		if len(reads) == 0 {
+			break
+		}
+		if err := a.readAll(ctx, reads); err != nil {
+			return nil, err
+		}
+		good, bytes := 0, 0
+		for _, acc := range accs {
+			good += acc.good()
+			bytes += len(acc.buf)
+		}
+		remaining := req.limit - good
+		if remaining <= 0 || bytes >= budget {
+			break
+		}
+		avail := make([]int, len(accs))
+		any := false
+		for i, acc := range accs {
+			switch {
+			case acc.stopped || acc.pending == 0:
+			case acc.pending < 0:
+				avail[i], any = remaining, true
+			default:
+				avail[i], any = int(min(acc.pending, int64(remaining))), true
+			}
+		}
+		if !any {
+			break
+		}
+		quota = waterFill(avail, remaining, rot)
+	}
+	return b.settle(pos, accs, req, rot)
+}
+
+// good counts decodable events.
+func (acc *shardAcc) good() int {
+	n := 0
+	for i := range acc.entries {
+		if acc.entries[i].kind == recordGood {
+			n++
+		}
+	}
+	return n
+}
+
+// waterFill shares total among slots capped by avail, evenly, handing the
+// remainder out from position rot so no slot is always last.
+func waterFill(avail []int, total, rot int) []int {
+	got := make([]int, len(avail))
+	for total > 0 {
+		open := 0
+		for i := range avail {
+			if got[i] < avail[i] {
+				open++
+			}
+		}
+		if open == 0 {
+			break
+		}
+		share := total / open
+		if share == 0 {
+			for j := 0; j < len(avail) && total > 0; j++ {
+				i := (rot + j) % len(avail)
+				if got[i] < avail[i] {
+					got[i]++
+					total--
+				}
+			}
+			break
+		}
+		for i := range avail {
+			if d := min(share, avail[i]-got[i]); d > 0 {
+				got[i] += d
+				total -= d
+			}
+		}
+	}
+	return got
+}
+
+// settle trims to the limit, moves the cursor and applies the corrupt-record rules.
+func (b *Bus) settle(pos *cursorPos, accs []*shardAcc, req pollRequest, rot int) (*pollResult, error) {
+	res := &pollResult{accs: accs, take: make([]int, len(accs))}
+	goods := make([]int, len(accs))
+	total := 0
+	for i, acc := range accs {
+		// Entries up to a corrupt record; the corrupt one itself is never taken.
+		for j, e := range acc.entries {
+			if e.kind == recordCorrupt && !req.skipCorrupt {
+				if j == 0 {
+					return nil, NewError(CodeFatal,
+						"shard %d seq %d: corrupt record (%s); poll with \"skip_corrupt\":true to pass it",
+						acc.shard, e.seq, e.why)
+				}
+				break
+			}
+			if e.kind == recordGood {
+				goods[i]++
+			}
+		}
+		total += goods[i]
+	}
+	keep := goods
+	if total > req.limit {
+		keep = waterFill(goods, req.limit, rot)
+	}
+	for i, acc := range accs {
+		// Take entries until keep[i] good ones; skipped ones before them go too.
+		n, taken := 0, 0
+		for j, e := range acc.entries {
+			if e.kind == recordCorrupt && !req.skipCorrupt {
+				break
+			}
+			if e.kind == recordGood {
+				if n == keep[i] {
+					break
+				}
+				n++
+			}
+			taken = j + 1
+		}
+		res.take[i] = taken
+		if taken > 0 {
+			pos.seq[acc.shard] = acc.entries[taken-1].seq
+		}
+		for _, e := range acc.entries[:taken] {
+			if e.kind != recordGood {
+				res.skipped++
+			}
+		}
+		res.events += n
+		if taken < len(acc.entries) || acc.pending != 0 {
+			res.hasMore = true
+		}
+	}
+	b.stats.polled.Add(uint64(res.events))
+	b.stats.skipped.Add(uint64(res.skipped))
+	return res, nil
+}
+
+// encode writes the poll response.
+func (r *pollResult) encode(pos cursorPos) []byte {
+	size := 96 + 44*len(pos.seq)
+	for i, acc := range r.accs {
+		size += len(acc.buf) + 64*r.take[i]
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"events":[`...)
+	first := true
+	for i, acc := range r.accs {
+		for _, e := range acc.entries[:r.take[i]] {
+			if e.kind != recordGood {
+				continue
+			}
+			if !first {
+				out = append(out, ',')
+			}
+			first = false
+			out = append(out, `{"id":"`...)
+			out = strconv.AppendUint(out, e.seq, 10)
+			out = append(out, `","shard":`...)
+			out = strconv.AppendInt(out, int64(acc.shard), 10)
+			out = append(out, `,"ts":"`...)
+			out = strconv.AppendUint(out, e.ts, 10)
+			out = append(out, `","raw":`...)
+			out = append(out, acc.buf[e.off:e.off+e.n]...)
+			out = append(out, '}')
+		}
+	}
+	out = append(out, `],"next_cursor":`...)
+	out = appendCursor(out, pos)
+	out = append(out, `,"has_more":`...)
+	out = strconv.AppendBool(out, r.hasMore)
+	out = append(out, `,"skipped":`...)
+	out = strconv.AppendInt(out, int64(r.skipped), 10)
+	return append(out, '}')
+}

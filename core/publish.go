@@ -1,0 +1,249 @@
+package core
+
+import (
+	"strconv"
+	"sync"
+	"time"
+)
+
+// publishRequest is a parsed mesh_publish_batch request; events are spans of
+// the request bytes, never copied.
+type publishRequest struct {
+	events  [][]byte
+	shard   int // -1: route by hash
+	batchID string
+	timeout time.Duration
+	acks    bool
+}
+
+func (b *Bus) parsePublish(data []byte) (publishRequest, error) {
+	r := publishRequest{shard: -1, timeout: b.cfg.RequestTimeout}
+	if len(data) > b.cfg.MaxRequestBytes {
+		return r, NewError(CodeTooLarge, "publish request is %d bytes, over max_request_bytes %d", len(data), b.cfg.MaxRequestBytes)
+	}
+	data, err := checkJSON("publish request", data)
+	if err != nil {
+		return r, err
+	}
+	haveEvents := false
+	err = eachField("publish request", data, func(key string, v []byte) error {
+		var err error
+		var n int64
+		switch key {
+		case "events":
+			haveEvents = true
+			if isNull(v) {
+				return NewError(CodeInvalidArgument, "events must be an array, got null")
+			}
+			r.events = make([][]byte, 0, countElements(v))
+			err = eachElement("events", v, func(i int, ev []byte) error {
+				if isNull(ev) {
+					return NewError(CodeInvalidArgument, "events[%d] is null", i)
+				}
+				r.events = append(r.events, ev)
+				return nil
+			})
+		case "shard":
+			if isNull(v) {
+				return nil
+			}
+			n, err = intField("shard", v, 0, int64(b.cfg.Shards-1))
+			r.shard = int(n)
+		case "batch_id":
+			if isNull(v) {
+				return nil
+			}
+			r.batchID, err = stringField("batch_id", v)
+			if err == nil && !batchIDRe.MatchString(r.batchID) {
+				err = NewError(CodeInvalidArgument, "batch_id must match [A-Za-z0-9_.:-]{1,128}, got %q", clip([]byte(r.batchID)))
+			}
+		case "timeout_ms":
+			if isNull(v) {
+				return nil
+			}
+			n, err = intField("timeout_ms", v, 1, maxTimeoutMs)
+			r.timeout = time.Duration(n) * time.Millisecond
+		case "acks":
+			r.acks, err = boolField("acks", v)
+		default:
+			err = unknownField("publish request", key)
+		}
+		return err
+	})
+	if err == nil && !haveEvents {
+		err = NewError(CodeInvalidArgument, "publish request: events is required")
+	}
+	return r, err
+}
+
+// countElements estimates an array's length (top-level commas) to size one allocation.
+func countElements(v []byte) int {
+	n, depth := 1, 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			i = skipString(v, i) - 1
+			if i < 0 {
+				return n
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// maxPayload is the server's limit for one message, headers included.
+func (b *Bus) maxPayload() int {
+	if mp := b.js.nc.MaxPayload(); mp > 0 {
+		return int(mp)
+	}
+	return 1 << 20
+}
+
+var recBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// Publish stores a batch of events and returns once JetStream acknowledged each.
+func (b *Bus) Publish(request []byte) (out []byte, err error) {
+	if err := b.enter(); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	defer func() { err = b.result(err) }()
+
+	req, err := b.parsePublish(request)
+	if err != nil {
+		return nil, err
+	}
+	n := len(req.events)
+	if n == 0 {
+		return []byte(`{"published":0,"duplicates":0}`), nil
+	}
+	shards := b.cfg.Shards
+
+	// Route, and size one buffer for every record.
+	msgs := make([]pubMsg, n)
+	perShard := make([]uint32, shards)
+	total := 0
+	for i, ev := range req.events {
+		k := req.shard
+		if k < 0 {
+			k = routeShard(ev, shards)
+		}
+		msgs[i].shard = uint32(k)
+		if req.batchID != "" {
+			msgs[i].part = uint32(i)
+		} else {
+			msgs[i].part = perShard[k]
+		}
+		perShard[k]++
+		total += len(ev) + 48
+	}
+
+	// Timestamps increase per shard within this handle; S counts earlier sends.
+	starts := make([]uint64, shards)
+	firstTS := make([]uint64, shards)
+	now := uint64(time.Now().UnixNano())
+	b.clockMu.Lock()
+	for k, c := range perShard {
+		if c == 0 {
+			continue
+		}
+		starts[k] = b.sent[k]
+		b.sent[k] += uint64(c)
+		t := now
+		if t <= b.lastTS[k] {
+			t = b.lastTS[k] + 1
+		}
+		firstTS[k] = t
+		b.lastTS[k] = t + uint64(c) - 1
+	}
+	b.clockMu.Unlock()
+
+	bufp := recBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 8<<20 {
+			recBufPool.Put(bufp)
+		}
+	}()
+	buf := (*bufp)[:0]
+	if cap(buf) < total {
+		buf = make([]byte, 0, total)
+	}
+	limit := b.maxPayload()
+	nextTS := firstTS
+	for i, ev := range req.events {
+		m := &msgs[i]
+		k := int(m.shard)
+		ts := nextTS[k]
+		nextTS[k]++
+		size := recordLen(ev, ts, k) + len("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") +
+			msgIDLen(req.batchID, b.js.nonce, k, starts[k], int(m.part))
+		if size > limit {
+			return nil, NewError(CodeTooLarge, "events[%d]: stored message of %d bytes is over the server's max_payload %d", i, size, limit)
+		}
+		start := len(buf)
+		buf = appendRecord(buf, ev, ts, k)
+		m.rec = buf[start:len(buf):len(buf)]
+	}
+	*bufp = buf
+
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+	for k, c := range perShard {
+		if c > 0 {
+			if err := b.js.ensureStream(ctx, k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	batch := &pubBatch{batchID: req.batchID, starts: starts, msgs: msgs}
+	if req.acks {
+		batch.seqs = make([]uint64, n)
+	}
+	if err := b.js.OnBatch(ctx, batch); err != nil {
+		if ctx.Err() != nil && b.ctx.Err() != nil {
+			return nil, errShutdown
+		}
+		return nil, err
+	}
+	dups := batch.dups
+	b.stats.published.Add(uint64(n - dups))
+	b.stats.duplicates.Add(uint64(dups))
+
+	out = make([]byte, 0, 40+n*48*btoi(req.acks))
+	out = append(out, `{"published":`...)
+	out = strconv.AppendInt(out, int64(n-dups), 10)
+	out = append(out, `,"duplicates":`...)
+	out = strconv.AppendInt(out, int64(dups), 10)
+	if req.acks {
+		out = append(out, `,"acks":[`...)
+		for i := range msgs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"shard":`...)
+			out = strconv.AppendUint(out, uint64(msgs[i].shard), 10)
+			out = append(out, `,"seq":"`...)
+			out = strconv.AppendUint(out, batch.seqs[i], 10)
+			out = append(out, `","duplicate":`...)
+			out = strconv.AppendBool(out, batch.state[i] == stDuplicate)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	return append(out, '}'), nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
