@@ -19,12 +19,12 @@ vet:
 	@test -z "$$(gofmt -l core capi examples/go 2>/dev/null)" || { gofmt -l core capi examples/go; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-core-test:
+core-test: tools
 	$(GO) test -race -count=1 -timeout 600s ./core/...
 
 # Each JSON parser is fuzzed for a few seconds from its seed corpus.
 fuzz:
-	@for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor; do \
+	@for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor FuzzValidAgrees; do \
 	  echo "fuzz $$f ($(FUZZTIME))"; \
 	  $(GO) test ./core -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >$(BUILD)/fuzz-$$f.log 2>&1 \
 	    || { cat $(BUILD)/fuzz-$$f.log; exit 1; }; \

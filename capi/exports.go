@@ -19,13 +19,13 @@ func invalidHandle(h C.uint64_t) error {
 
 // call runs one request-taking core method for mesh_publish_batch and mesh_poll.
 func call(handle C.uint64_t, request *C.char, requestLen C.size_t, responseOut **C.char,
-	method func(*core.Bus, []byte) ([]byte, error)) C.int32_t {
+	what string, method func(*core.Bus, []byte) ([]byte, error)) C.int32_t {
 	clearOut(responseOut)
 	bus, ok := handles.get(uint64(handle))
 	if !ok {
 		return fail(responseOut, invalidHandle(handle))
 	}
-	req, err := goBytes(request, requestLen, "request")
+	req, err := goBytes(request, requestLen, what)
 	if err != nil {
 		return fail(responseOut, err)
 	}
@@ -60,13 +60,13 @@ func mesh_init(config *C.char, config_len C.size_t, handle_out *C.uint64_t, erro
 //export mesh_publish_batch
 func mesh_publish_batch(handle C.uint64_t, request *C.char, request_len C.size_t, response_out **C.char) (rc C.int32_t) {
 	defer guard(&rc, response_out)
-	return call(handle, request, request_len, response_out, (*core.Bus).Publish)
+	return call(handle, request, request_len, response_out, "publish request", (*core.Bus).Publish)
 }
 
 //export mesh_poll
 func mesh_poll(handle C.uint64_t, request *C.char, request_len C.size_t, response_out **C.char) (rc C.int32_t) {
 	defer guard(&rc, response_out)
-	return call(handle, request, request_len, response_out, (*core.Bus).Poll)
+	return call(handle, request, request_len, response_out, "poll request", (*core.Bus).Poll)
 }
 
 //export mesh_stats

@@ -191,20 +191,18 @@ func (a *Adapter) Shutdown() error {
 	a.wake.stop()
 	var err error
 	if a.nc != nil {
-		closed := make(chan struct{})
-		a.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 		if derr := a.nc.Drain(); derr != nil {
 			a.nc.Close()
 		}
-		select {
-		case <-closed:
-		case <-time.After(drainTimeout + time.Second):
+		// Drain closes the connection itself within DrainTimeout.
+		deadline := time.Now().Add(drainTimeout + time.Second)
+		for !a.nc.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if !a.nc.IsClosed() || errors.Is(a.nc.LastError(), nats.ErrDrainTimeout) {
 			err = NewError(CodeTransient, "shutdown: drain timed out after %v; connection closed", drainTimeout)
 		}
 		a.nc.Close()
-		if a.nc.LastError() != nil && errors.Is(a.nc.LastError(), nats.ErrDrainTimeout) && err == nil {
-			err = NewError(CodeTransient, "shutdown: drain timed out after %v", drainTimeout)
-		}
 	}
 	a.releaseEmbedded()
 	return err

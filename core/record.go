@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"strconv"
 )
 
@@ -48,7 +47,7 @@ func decodeRecord(data []byte, shard int) (raw []byte, ts uint64, kind recordKin
 		}
 		return raw, ts, recordGood, ""
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return nil, 0, recordUnparseable, ""
 	}
 	var s uint64
@@ -107,7 +106,7 @@ func decodeRecordFast(d []byte) (raw []byte, ts, s uint64, ok bool) {
 		return nil, 0, 0, false
 	}
 	raw = d[len(head) : j-5]
-	if isNull(raw) || !json.Valid(raw) {
+	if isNull(raw) || !validJSON(raw) {
 		return nil, 0, 0, false
 	}
 	return raw, ts, s, true
