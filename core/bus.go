@@ -27,12 +27,12 @@ type Bus struct {
 
 	rotate atomic.Uint64 // where the next poll starts, for fairness
 
-	mu      sync.Mutex
-	closed  bool
-	active  int
-	idle    chan struct{} // closed when active drops to 0 after close
-	ctx     context.Context // cancelled by Close, so waits end at once
-	cancel  context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	active int
+	idle   chan struct{}   // closed when active drops to 0 after close
+	ctx    context.Context // cancelled by Close, so waits end at once
+	cancel context.CancelFunc
 
 	stats counters
 }
@@ -45,10 +45,10 @@ func Open(config []byte) (*Bus, error) {
 		return nil, err
 	}
 	b := &Bus{
-		cfg:     cfg,
-		log:     newLogger(cfg.LogLevel),
-		lastTS:  make([]uint64, cfg.Shards),
-		sent:    make([]uint64, cfg.Shards),
+		cfg:    cfg,
+		log:    newLogger(cfg.LogLevel),
+		lastTS: make([]uint64, cfg.Shards),
+		sent:   make([]uint64, cfg.Shards),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.js = newAdapter(&b.cfg, b.log)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/url"
@@ -198,11 +199,11 @@ func checkListen(hp string) error {
 	if err != nil {
 		return NewError(CodeInvalidArgument, "embedded.listen must be host:port, got %q", hp)
 	}
-	if _, err := intField("embedded.listen port", []byte(port), 0, 65535); err != nil {
-		return err
+	if host == "" {
+		return NewError(CodeInvalidArgument, "embedded.listen needs a host (127.0.0.1 for this machine only), got %q", hp)
 	}
-	_ = host
-	return nil
+	_, err = intField("embedded.listen port", []byte(port), 0, 65535)
+	return err
 }
 
 // isLoopback reports whether host only accepts connections from this machine.
@@ -351,3 +352,29 @@ func redactURL(list string) string {
 
 // RedactedURL is the server URL with credentials hidden, for logs and stats.
 func (c *Config) RedactedURL() string { return redactURL(c.URL) }
+
+// String prints the config with the URL redacted and no credentials.
+func (c Config) String() string {
+	url := c.RedactedURL()
+	if url == "" {
+		url = "embedded " + c.Embedded.StoreDir
+	}
+	return fmt.Sprintf("netmesh config{url: %s, prefix: %s, shards: %d, replicas: %d, auth: %v}",
+		url, c.Prefix, c.Shards, c.Replicas, c.Auth)
+}
+
+// String never shows secrets, so %v of a Config is safe to log.
+func (a AuthConfig) String() string {
+	kind := "none"
+	switch {
+	case a.Token != "":
+		kind = "token"
+	case a.User != "":
+		kind = "user " + a.User
+	case a.CredsFile != "":
+		kind = "creds file"
+	case a.NkeySeedFile != "":
+		kind = "nkey seed file"
+	}
+	return "auth{" + kind + "}"
+}
