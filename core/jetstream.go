@@ -235,8 +235,12 @@ func (a *Adapter) ensureStream(ctx context.Context, shard int) error {
 		return nil
 	}
 	name := streamName(a.cfg.Prefix, shard)
-	_, err := a.js.Stream(ctx, name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	st, err := a.js.Stream(ctx, name)
+	if err == nil {
+		if err := a.checkExisting(st.CachedInfo().Config, shard); err != nil {
+			return err
+		}
+	} else if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = a.js.CreateStream(ctx, a.streamConfig(shard))
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			err = nil // created concurrently elsewhere
@@ -247,6 +251,20 @@ func (a *Adapter) ensureStream(ctx context.Context, shard int) error {
 	}
 	slot.ready.Store(true)
 	return nil
+}
+
+// checkExisting accepts a stream made elsewhere (net-mesh, an operator) as it is,
+// unless netmesh could not work with it.
+func (a *Adapter) checkExisting(c jetstream.StreamConfig, shard int) error {
+	if !c.AllowDirect {
+		return NewError(CodeFatal, "stream %s exists without allow_direct; netmesh reads it with direct gets", c.Name)
+	}
+	for _, s := range c.Subjects {
+		if s == a.subjects[shard] {
+			return nil
+		}
+	}
+	return NewError(CodeFatal, "stream %s exists without the subject %s", c.Name, a.subjects[shard])
 }
 
 // streamGone marks a shard's stream for re-creation (e.g. after it was deleted).

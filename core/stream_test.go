@@ -1,0 +1,103 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func openTestBus(t *testing.T, extra string) *Bus {
+	t.Helper()
+	cfg := fmt.Sprintf(`{"embedded":{"store_dir":%q,"memory":true}%s}`, t.TempDir(), extra)
+	b, err := Open([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestExistingStreamWithoutDirectGetIsFatal(t *testing.T) {
+	b := openTestBus(t, `,"shards":1`)
+	cfg := b.js.streamConfig(0)
+	cfg.AllowDirect = false
+	if _, err := b.js.js.CreateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Publish([]byte(`{"events":[1]}`))
+	if CodeOf(err) != CodeFatal || !strings.Contains(err.Error(), "allow_direct") {
+		t.Fatalf("publish to a stream without allow_direct: %v (code %v), want fatal naming allow_direct", err, CodeOf(err))
+	}
+}
+
+func TestExistingStreamIsUsedAsItIs(t *testing.T) {
+	b := openTestBus(t, `,"shards":1`)
+	cfg := b.js.streamConfig(0)
+	cfg.MaxMsgs = 3 // an operator's own limit: kept, not "fixed"
+	if _, err := b.js.js.CreateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Publish([]byte(`{"events":[1,2,3,4,5]}`)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.js.js.Stream(context.Background(), cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := st.Info(context.Background())
+	if info.Config.MaxMsgs != 3 || info.State.Msgs != 3 {
+		t.Fatalf("stream config max_msgs %d, msgs %d: want the existing limit 3 kept", info.Config.MaxMsgs, info.State.Msgs)
+	}
+}
+
+// Concurrent first publishes to a cold shard create its stream once.
+func TestStreamCreatedOnceUnderConcurrency(t *testing.T) {
+	b := openTestBus(t, `,"shards":1`)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := b.Publish([]byte(fmt.Sprintf(`{"events":[{"g":%d}]}`, i)))
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := b.js.js.StreamNames(context.Background())
+	n := 0
+	for range names.Name() {
+		n++
+	}
+	st, _ := b.js.js.Stream(context.Background(), "netmesh_shard_0")
+	info, _ := st.Info(context.Background())
+	if n != 1 || info.State.Msgs != 16 {
+		t.Fatalf("%d streams with %d messages, want 1 stream with 16", n, info.State.Msgs)
+	}
+}
+
+// A stream deleted behind the bus's back is made again by the next publish.
+func TestDeletedStreamIsRecreated(t *testing.T) {
+	b := openTestBus(t, `,"shards":1`)
+	if _, err := b.Publish([]byte(`{"events":[1]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.js.js.DeleteStream(context.Background(), "netmesh_shard_0"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Publish([]byte(`{"events":[2,3],"timeout_ms":5000}`))
+	if err != nil {
+		t.Fatalf("publish after the stream was deleted: %v", err)
+	}
+	if string(out) != `{"published":2,"duplicates":0}` {
+		t.Fatalf("got %s", out)
+	}
+}
