@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    := build
 FUZZTIME ?= 3s
 
-.PHONY: build test demo bench core-test fuzz vet clean
+.PHONY: build test demo bench core-test fuzz vet clean tools demo-go bench-core
 .DEFAULT_GOAL := build
 
 build: $(BUILD)/libnetmesh.so
@@ -24,13 +24,14 @@ core-test: tools
 
 # Each JSON parser is fuzzed for a few seconds from its seed corpus.
 fuzz:
-	@for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor FuzzValidAgrees; do \
+	@mkdir -p $(BUILD); for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor FuzzValidAgrees; do \
 	  echo "fuzz $$f ($(FUZZTIME))"; \
 	  $(GO) test ./core -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >$(BUILD)/fuzz-$$f.log 2>&1 \
 	    || { cat $(BUILD)/fuzz-$$f.log; exit 1; }; \
 	done
 
-test: | $(BUILD)
+test:
+	@mkdir -p $(BUILD)
 	$(MAKE) $(TEST_TARGETS)
 
 demo: $(DEMO_TARGETS)
@@ -42,9 +43,6 @@ bench: $(BENCH_TARGETS)
 
 bench-core:
 	$(GO) test ./core -run '^$$' -bench . -benchtime 3x -timeout 900s
-
-$(BUILD):
-	mkdir -p $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

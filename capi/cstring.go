@@ -14,7 +14,7 @@ import (
 // maxRequestLen is the largest max_request_bytes a config may set (1 GiB). A longer
 // request is over every bus's limit, so it is refused before it is copied: copying
 // an arbitrary caller-given length could exhaust memory, which Go cannot recover.
-const maxRequestLen = 1 << 30
+const maxRequestLen = core.MaxRequestBytesLimit
 
 // goBytes copies a caller's (pointer, length) request into Go memory, so the core
 // never holds C memory after the call returns. NULL with length 0 is nil, which
@@ -62,10 +62,11 @@ func clearOut(out **C.char) {
 	}
 }
 
-// staticStrings are allocated once and never freed: mesh_version, mesh_strerror.
+// The static strings of mesh_version and mesh_strerror: allocated once, never
+// freed, read-only after init (so safe from any thread).
 var (
 	versionC       = C.CString(core.Version)
-	unknownCodeC   = C.CString(core.Code(1).Describe())
+	unknownCodeC   = C.CString(core.Code(1).Describe()) // 1 is no code: "unknown code"
 	describeByCode = map[core.Code]*C.char{}
 )
 

@@ -47,6 +47,10 @@ type TLSConfig struct {
 	CAFile, CertFile, KeyFile string
 }
 
+// MaxRequestBytesLimit is the largest max_request_bytes a config may set; the C ABI
+// refuses longer requests before copying them.
+const MaxRequestBytesLimit = 1 << 30
+
 // DefaultConfig returns the defaults of DESIGN.md.
 func DefaultConfig() Config {
 	return Config{
@@ -69,7 +73,7 @@ const (
 	maxWaitMs       = 300000
 	maxPollLimit    = 10000
 	minRequestBytes = 1024
-	maxRequestBytes = 1 << 30
+	maxRequestBytes = MaxRequestBytesLimit
 )
 
 var (

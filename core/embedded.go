@@ -68,9 +68,10 @@ func acquireEmbedded(c *Config, log *logger) (*embeddedServer, error) {
 
 func startEmbedded(dir string, k embeddedKey, c *Config, log *logger) (e *embeddedServer, err error) {
 	e = &embeddedServer{key: dir, cfg: k, refs: 1}
+	started := e // the error returns below set e to nil
 	defer func() {
 		if err != nil {
-			e.cleanup()
+			started.cleanup()
 		}
 	}()
 	storeDir := dir

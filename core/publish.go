@@ -33,7 +33,7 @@ func (b *Bus) parsePublish(data []byte) (publishRequest, error) {
 		case "events":
 			haveEvents = true
 			if isNull(v) {
-				return NewError(CodeInvalidArgument, "events must be an array, got null")
+				return NewError(CodeInvalidArgument, "publish request: events must be an array, got null")
 			}
 			r.events = make([][]byte, 0, countElements(v))
 			err = eachElement("events", v, func(i int, ev []byte) error {

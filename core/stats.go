@@ -10,10 +10,12 @@ type counters struct {
 	duplicates atomic.Uint64
 	polled     atomic.Uint64
 	skipped    atomic.Uint64
-	errors     [8]atomic.Uint64 // by errorCodes index
+	errors     [7]atomic.Uint64 // by errorCodes index
 }
 
-var errorCodes = [8]Code{CodeInvalidArgument, CodeInvalidHandle, CodeConnection, CodeTransient,
+// errorCodes are the codes a bus can count; invalid_handle is answered before
+// any bus is found, so no bus sees it.
+var errorCodes = [7]Code{CodeInvalidArgument, CodeConnection, CodeTransient,
 	CodeFatal, CodeTooLarge, CodeShutdown, CodeInternal}
 
 func (c *counters) countError(code Code) {

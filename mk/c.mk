@@ -17,8 +17,6 @@ CBIN          := $(BUILD)/c
 # The library is rebuilt when any Go source it is made of changes.
 MESH_GO_SRC := $(shell find capi core -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-# (No order-only "| $(BUILD)": the top-level phony target `build` has the same
-# name as the directory and depends on this file, which would make a cycle.)
 $(BUILD)/libnetmesh.so: $(MESH_GO_SRC)
 	@mkdir -p $(@D)
 	$(GO) build -buildmode=c-shared -o $@ ./capi

@@ -3,10 +3,11 @@
 TOOLS := $(BUILD)/tools
 NATS_OLD_VERSION := v2.9.25
 
-$(TOOLS)/nats-server: go.mod go.sum | $(BUILD)
+$(TOOLS)/nats-server: go.mod go.sum
+	mkdir -p $(@D)
 	$(GO) build -o $@ github.com/nats-io/nats-server/v2
 
-$(TOOLS)/nats-server-$(NATS_OLD_VERSION): | $(BUILD)
+$(TOOLS)/nats-server-$(NATS_OLD_VERSION):
 	mkdir -p $(TOOLS)/old
 	GOBIN=$(abspath $(TOOLS)/old) GOFLAGS=-mod=mod $(GO) install github.com/nats-io/nats-server/v2@$(NATS_OLD_VERSION)
 	mv $(TOOLS)/old/nats-server $@

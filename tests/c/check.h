@@ -26,7 +26,7 @@ static int current_failures; /* updated atomically: checks run on many threads *
 static const char *current_test = "";
 static pthread_mutex_t print_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void failf(const char *file, int line, const char *fmt, ...) {
+static inline void failf(const char *file, int line, const char *fmt, ...) {
   va_list ap;
   __atomic_fetch_add(&current_failures, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&print_mu);
@@ -47,13 +47,13 @@ static void failf(const char *file, int line, const char *fmt, ...) {
     if (!(cond)) failf(__FILE__, __LINE__, __VA_ARGS__);             \
   } while (0)
 
-static double now_s(void) {
+static inline double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms) {
+static inline void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
@@ -63,7 +63,7 @@ static void sleep_ms(long ms) {
 static double watchdog_deadline; /* 0: disarmed */
 static pthread_mutex_t watchdog_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void *watchdog_main(void *arg) {
+static inline void *watchdog_main(void *arg) {
   (void)arg;
   for (;;) {
     sleep_ms(200);
@@ -80,13 +80,13 @@ static void *watchdog_main(void *arg) {
   return NULL;
 }
 
-static void watchdog_arm(double seconds) {
+static inline void watchdog_arm(double seconds) {
   pthread_mutex_lock(&watchdog_mu);
   watchdog_deadline = seconds > 0 ? now_s() + seconds : 0;
   pthread_mutex_unlock(&watchdog_mu);
 }
 
-static void watchdog_start(void) {
+static inline void watchdog_start(void) {
   pthread_t t;
   if (pthread_create(&t, NULL, watchdog_main, NULL) == 0) pthread_detach(t);
 }
@@ -95,14 +95,14 @@ static void watchdog_start(void) {
 
 static double test_started;
 
-static void test_begin(const char *name, double watchdog_seconds) {
+static inline void test_begin(const char *name, double watchdog_seconds) {
   current_test = name;
   __atomic_store_n(&current_failures, 0, __ATOMIC_SEQ_CST);
   test_started = now_s();
   watchdog_arm(watchdog_seconds);
 }
 
-static void test_end(void) {
+static inline void test_end(void) {
   int failures = __atomic_load_n(&current_failures, __ATOMIC_SEQ_CST);
   watchdog_arm(0);
   if (failures == 0) {
@@ -115,7 +115,7 @@ static void test_end(void) {
   fflush(stdout);
 }
 
-static int finish(void) {
+static inline int finish(void) {
   printf("%d passed, %d failed\n", tests_passed, tests_failed);
   fflush(stdout);
   return tests_failed == 0 && tests_passed > 0 ? 0 : 1;
@@ -124,7 +124,7 @@ static int finish(void) {
 /* ---- JSON scanning (enough for the library's own response shapes) */
 
 /* Returns just past the JSON value at p (string, object, array or scalar). */
-static const char *json_skip(const char *p) {
+static inline const char *json_skip(const char *p) {
   if (*p == '"') {
     for (p++; *p && *p != '"'; p++)
       if (*p == '\\' && p[1]) p++;
@@ -150,7 +150,7 @@ static const char *json_skip(const char *p) {
 /* Finds the value of a top-level member "key" of the object at json (or, with
  * end, inside [json, end)); returns its start or NULL. Only members of the
  * outermost object are considered, never nested ones. */
-static const char *json_member(const char *json, const char *key) {
+static inline const char *json_member(const char *json, const char *key) {
   const char *p = json;
   size_t klen = strlen(key);
   while (*p && *p != '{') p++;
@@ -170,7 +170,7 @@ static const char *json_member(const char *json, const char *key) {
 }
 
 /* Copies the string member "key" into a malloc'd string (escapes kept), or NULL. */
-static char *json_string(const char *json, const char *key) {
+static inline char *json_string(const char *json, const char *key) {
   const char *v = json_member(json, key);
   if (v == NULL || *v != '"') return NULL;
   const char *end = json_skip(v);
@@ -178,14 +178,14 @@ static char *json_string(const char *json, const char *key) {
 }
 
 /* The integer member "key", or def when absent or not a number. */
-static long long json_int(const char *json, const char *key, long long def) {
+static inline long long json_int(const char *json, const char *key, long long def) {
   const char *v = json_member(json, key);
   if (v == NULL || !(*v == '-' || (*v >= '0' && *v <= '9'))) return def;
   return strtoll(v, NULL, 10);
 }
 
 /* The boolean member "key": 1, 0, or -1 when absent. */
-static int json_bool(const char *json, const char *key) {
+static inline int json_bool(const char *json, const char *key) {
   const char *v = json_member(json, key);
   if (v == NULL) return -1;
   if (strncmp(v, "true", 4) == 0) return 1;
@@ -195,7 +195,7 @@ static int json_bool(const char *json, const char *key) {
 
 /* Iterates the elements of the array member "key": *it is NULL to start; each
  * call returns the next element's start (its end is json_skip of it), or NULL. */
-static const char *json_next(const char *json, const char *key, const char **it) {
+static inline const char *json_next(const char *json, const char *key, const char **it) {
   const char *p = *it;
   if (p == NULL) {
     p = json_member(json, key);
@@ -209,7 +209,7 @@ static const char *json_next(const char *json, const char *key, const char **it)
 }
 
 /* Number of elements of the array member "key", or -1 when there is none. */
-static int json_count(const char *json, const char *key) {
+static inline int json_count(const char *json, const char *key) {
   const char *it = NULL;
   int n = 0;
   if (json_member(json, key) == NULL) return -1;
@@ -219,7 +219,7 @@ static int json_count(const char *json, const char *key) {
 
 /* ---- the error object: {"error":{"code":"…","message":"…","retryable":…}} */
 
-static const char *code_name(int32_t code) {
+static inline const char *code_name(int32_t code) {
   switch (code) {
     case MESH_OK: return "ok";
     case MESH_E_INVALID_ARGUMENT: return "invalid_argument";
@@ -236,7 +236,7 @@ static const char *code_name(int32_t code) {
 
 /* Checks that json is exactly an error object for code, with a message holding
  * every one of the NULL-terminated words given. Returns 1 when it is. */
-static int error_object_is(const char *json, int32_t code, ...) {
+static inline int error_object_is(const char *json, int32_t code, ...) {
   if (json == NULL) return 0;
   const char *err = json_member(json, "error");
   if (err == NULL || *err != '{' || strncmp(json, "{\"error\":{", 10) != 0) return 0;
@@ -257,7 +257,7 @@ static int error_object_is(const char *json, int32_t code, ...) {
 
 /* ---- base64 (cursors are standard base64 of JSON) */
 
-static char *base64(const char *s) {
+static inline char *base64(const char *s) {
   static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t n = strlen(s), o = 0;
   char *out = malloc(4 * ((n + 2) / 3) + 1);
@@ -276,7 +276,7 @@ static char *base64(const char *s) {
 
 /* ---- resident memory from /proc/self/statm, in bytes */
 
-static long rss_bytes(void) {
+static inline long rss_bytes(void) {
   long size = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");
   if (f == NULL) return -1;
