@@ -223,30 +223,28 @@ func apiErrorFromJSON(v []byte) error {
 	return NewError(CodeFatal, "%s", msg)
 }
 
-// OnBatch sends every message of b and returns once each is acknowledged, or
-// with an error at the deadline.
-func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
-	n := len(b.msgs)
-	b.state = make([]uint8, n)
+// startBatch prepares b and registers it for acks.
+func (a *Adapter) startBatch(b *pubBatch) {
+	b.state = make([]uint8, len(b.msgs))
 	b.gone = make([]bool, a.cfg.Shards)
 	b.progress = make(chan struct{}, 1)
 	a.acks.register(b)
-	defer a.acks.unregister(b)
+}
 
+// OnBatch waits until every message of b, already sent once by sendPending, is
+// acknowledged; unanswered or refused messages are sent again with the same ids
+// until the deadline.
+func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
+	n := len(b.msgs)
 	backoff := 50 * time.Millisecond
 	for {
-		if err := a.sendPending(ctx, b); err != nil {
-			return err
-		}
 		if err := b.waitAcks(ctx); err != nil {
 			return err
 		}
 		b.mu.Lock()
 		done, failed := b.done, b.failed
 		gone := append([]bool(nil), b.gone...)
-		for i := range b.gone {
-			b.gone[i] = false
-		}
+		clear(b.gone)
 		b.mu.Unlock()
 		if failed != nil {
 			return failed
@@ -254,8 +252,6 @@ func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
 		if done == n {
 			return nil
 		}
-		// Some messages went unanswered or were refused for now: back off, make
-		// sure their streams exist, send them again with the same ids.
 		select {
 		case <-ctx.Done():
 			return b.timeoutError(ctx)
@@ -271,6 +267,9 @@ func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
 					return err
 				}
 			}
+		}
+		if err := a.sendPending(ctx, b); err != nil {
+			return err
 		}
 	}
 }

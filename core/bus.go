@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,11 +20,11 @@ type Bus struct {
 	js  *Adapter
 
 	// Per shard: the last timestamp given and the events sent, for t and N:k:S:i.
+	// Held from stamping a call's events until they are sent, so stream order
+	// and timestamp order agree within a handle (a retry may still reorder).
 	clockMu sync.Mutex
 	lastTS  []uint64
 	sent    []uint64
-
-	rotate atomic.Uint64 // where the next poll starts, for fairness
 
 	mu     sync.Mutex
 	closed bool

@@ -221,13 +221,13 @@ func isLoopback(host string) bool {
 
 func parseAuth(a *AuthConfig, v []byte) error {
 	return eachField("auth", v, func(key string, v []byte) error {
-		if isNull(v) {
-			return nil
-		}
 		var err error
 		var s string
 		switch key {
 		case "user", "password", "token", "creds_file", "nkey_seed_file":
+			if isNull(v) {
+				return nil
+			}
 			s, err = stringField("auth."+key, v)
 		default:
 			return unknownField("auth", key)
@@ -250,7 +250,7 @@ func parseAuth(a *AuthConfig, v []byte) error {
 
 func parseTLS(t *TLSConfig, v []byte) error {
 	return eachField("tls", v, func(key string, v []byte) error {
-		if isNull(v) {
+		if isNull(v) && (key == "ca_file" || key == "cert_file" || key == "key_file") {
 			return nil
 		}
 		var err error

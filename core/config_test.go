@@ -250,7 +250,7 @@ func TestConfigCrossFieldRules(t *testing.T) {
 		{`{"replicas":2,"embedded":{"memory":true}}`, false, "url"},
 		{`{"replicas":3,"url":"nats://a:4222,nats://b:4222,nats://c:4222"}`, true, ""},
 		{`{"embedded":{"listen":"0.0.0.0:4222"}}`, false, "auth"},
-		{`{"embedded":{"listen":":4222"}}`, false, "auth"},
+		{`{"embedded":{"listen":":4222"}}`, false, "embedded.listen"},
 		{`{"embedded":{"listen":"192.168.1.10:4222"}}`, false, "auth"},
 		{`{"embedded":{"listen":"[::]:4222"}}`, false, "auth"},
 		{`{"embedded":{"listen":"0.0.0.0:4222"},"auth":{"token":"t0k"}}`, true, ""},
@@ -303,6 +303,16 @@ func TestRedactURL(t *testing.T) {
 	}
 	if r := c.RedactedURL(); strings.Contains(r, "secret") || strings.Contains(r, "tok") {
 		t.Fatalf("RedactedURL leaks credentials: %q", r)
+	}
+	// %v of a config never shows a secret.
+	c, err = ParseConfig([]byte(`{"url":"nats://user:secret@host:4222","auth":{"token":"t0psecret"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprint(c.Auth)} {
+		if strings.Contains(s, "secret") {
+			t.Fatalf("printed config leaks a secret: %s", s)
+		}
 	}
 	// A URL that does not parse is quoted in the error, redacted.
 	_, err = ParseConfig([]byte(`{"url":"nats://user:secret@"}`))

@@ -125,17 +125,17 @@ func poll(t testing.TB, b *Bus, req string) pollResp {
 	return r
 }
 
-// pollAll follows the cursor from cursor ("" for none) until a poll returns no
-// events and has_more is false. fields is a comma-led list of extra request
-// fields. It returns every event and the final cursor.
-func pollAll(t testing.TB, b *Bus, cursor, fields string) ([]eventJSON, string) {
+// pollAll follows the cursor from cursor ("" for none) with polls of limit until
+// a poll returns no events and has_more is false. fields is a comma-led list of
+// extra request fields. It returns every event and the final cursor.
+func pollAll(t testing.TB, b *Bus, cursor string, limit int, fields string) ([]eventJSON, string) {
 	t.Helper()
 	var all []eventJSON
 	for i := 0; ; i++ {
 		if i > 100000 {
 			t.Fatalf("pollAll: no end after %d polls (%d events)", i, len(all))
 		}
-		req := `{"limit":1000` + fields
+		req := `{"limit":` + strconv.Itoa(limit) + fields
 		if cursor != "" {
 			req += `,"cursor":` + jsonQuote(cursor)
 		}

@@ -28,7 +28,7 @@ func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
 	err = eachField("poll request", data, func(key string, v []byte) error {
 		var err error
 		var n int64
-		if isNull(v) && key != "limit" && key != "skip_corrupt" {
+		if isNull(v) && (key == "cursor" || key == "shard" || key == "start" || key == "wait_ms" || key == "timeout_ms") {
 			return nil // absent
 		}
 		switch key {
@@ -104,10 +104,15 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err := b.placeMissing(&pos, considered, req); err != nil {
 		return nil, err
 	}
-	rot := int(b.rotate.Add(1) - 1)
+	// Rotation follows the cursor, so each consumer's own polls move on
+	// through the shards even when several consumers share a bus.
+	var rot uint64
+	for _, k := range considered {
+		rot += pos.seq[k]
+	}
 	for {
 		changed := b.js.wake.changed()
-		res, err := b.pollOnce(&pos, considered, req, rot)
+		res, err := b.pollOnce(&pos, considered, req, int(rot%uint64(len(considered))))
 		if err != nil {
 			return nil, err
 		}

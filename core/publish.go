@@ -109,6 +109,46 @@ func (b *Bus) maxPayload() int {
 
 var recBufPool = sync.Pool{New: func() any { return new([]byte) }}
 
+// stamp gives each event its timestamp (increasing per shard within the handle)
+// and its shard's send count S, and writes the records into buf. The caller
+// holds clockMu.
+func (b *Bus) stamp(req publishRequest, batch *pubBatch, perShard []uint32, buf []byte, total int) ([]byte, error) {
+	now := uint64(time.Now().UnixNano())
+	next := make([]uint64, len(perShard))
+	for k, c := range perShard {
+		if c == 0 {
+			continue
+		}
+		t := now
+		if t <= b.lastTS[k] {
+			t = b.lastTS[k] + 1
+		}
+		next[k] = t
+		b.lastTS[k] = t + uint64(c) - 1
+		batch.starts[k] = b.sent[k]
+		b.sent[k] += uint64(c)
+	}
+	if cap(buf) < total {
+		buf = make([]byte, 0, total)
+	}
+	limit := b.maxPayload()
+	for i, ev := range req.events {
+		m := &batch.msgs[i]
+		k := int(m.shard)
+		ts := next[k]
+		next[k]++
+		size := recordLen(ev, ts, k) + len("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") +
+			msgIDLen(req.batchID, b.js.nonce, k, batch.starts[k], int(m.part))
+		if size > limit {
+			return buf, NewError(CodeTooLarge, "events[%d]: stored message of %d bytes is over the server's max_payload %d", i, size, limit)
+		}
+		start := len(buf)
+		buf = appendRecord(buf, ev, ts, k)
+		m.rec = buf[start:len(buf):len(buf)]
+	}
+	return buf, nil
+}
+
 // Publish stores a batch of events and returns once JetStream acknowledged each.
 func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	if err := b.enter(); err != nil {
@@ -146,54 +186,6 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 		total += len(ev) + 48
 	}
 
-	// Timestamps increase per shard within this handle; S counts earlier sends.
-	starts := make([]uint64, shards)
-	firstTS := make([]uint64, shards)
-	now := uint64(time.Now().UnixNano())
-	b.clockMu.Lock()
-	for k, c := range perShard {
-		if c == 0 {
-			continue
-		}
-		starts[k] = b.sent[k]
-		b.sent[k] += uint64(c)
-		t := now
-		if t <= b.lastTS[k] {
-			t = b.lastTS[k] + 1
-		}
-		firstTS[k] = t
-		b.lastTS[k] = t + uint64(c) - 1
-	}
-	b.clockMu.Unlock()
-
-	bufp := recBufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bufp) <= 8<<20 {
-			recBufPool.Put(bufp)
-		}
-	}()
-	buf := (*bufp)[:0]
-	if cap(buf) < total {
-		buf = make([]byte, 0, total)
-	}
-	limit := b.maxPayload()
-	nextTS := firstTS
-	for i, ev := range req.events {
-		m := &msgs[i]
-		k := int(m.shard)
-		ts := nextTS[k]
-		nextTS[k]++
-		size := recordLen(ev, ts, k) + len("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") +
-			msgIDLen(req.batchID, b.js.nonce, k, starts[k], int(m.part))
-		if size > limit {
-			return nil, NewError(CodeTooLarge, "events[%d]: stored message of %d bytes is over the server's max_payload %d", i, size, limit)
-		}
-		start := len(buf)
-		buf = appendRecord(buf, ev, ts, k)
-		m.rec = buf[start:len(buf):len(buf)]
-	}
-	*bufp = buf
-
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
 	for k, c := range perShard {
@@ -203,11 +195,29 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 			}
 		}
 	}
-	batch := &pubBatch{batchID: req.batchID, starts: starts, msgs: msgs}
+
+	bufp := recBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 8<<20 {
+			recBufPool.Put(bufp)
+		}
+	}()
+	batch := &pubBatch{batchID: req.batchID, starts: make([]uint64, shards), msgs: msgs}
 	if req.acks {
 		batch.seqs = make([]uint64, n)
 	}
-	if err := b.js.OnBatch(ctx, batch); err != nil {
+	b.js.startBatch(batch)
+	defer b.js.acks.unregister(batch)
+	b.clockMu.Lock()
+	*bufp, err = b.stamp(req, batch, perShard, (*bufp)[:0], total)
+	if err == nil {
+		err = b.js.sendPending(ctx, batch)
+	}
+	b.clockMu.Unlock()
+	if err == nil {
+		err = b.js.OnBatch(ctx, batch)
+	}
+	if err != nil {
 		if ctx.Err() != nil && b.ctx.Err() != nil {
 			return nil, errShutdown
 		}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"strconv"
+	"unicode/utf8"
 )
 
 // A stored record is {"r":<event>,"t":<ns>,"s":<shard>}, byte-compatible with
@@ -41,6 +42,10 @@ const (
 // decodeRecord extracts r and t from a stored record of shard. why explains a
 // corrupt record.
 func decodeRecord(data []byte, shard int) (raw []byte, ts uint64, kind recordKind, why string) {
+	// JSON validators accept invalid UTF-8 inside strings; a response must not.
+	if !utf8.Valid(data) {
+		return nil, 0, recordUnparseable, ""
+	}
 	if raw, ts, s, ok := decodeRecordFast(data); ok {
 		if s != uint64(shard) {
 			return nil, 0, recordCorrupt, "s is " + strconv.FormatUint(s, 10)
@@ -51,7 +56,7 @@ func decodeRecord(data []byte, shard int) (raw []byte, ts uint64, kind recordKin
 		return nil, 0, recordUnparseable, ""
 	}
 	var s uint64
-	haveR := false
+	haveR, haveS := false, false
 	bad := false
 	err := eachFieldRaw(data, func(key, v []byte) error {
 		switch string(key) {
@@ -62,7 +67,7 @@ func decodeRecord(data []byte, shard int) (raw []byte, ts uint64, kind recordKin
 			ts, bad = n, bad || !ok
 		case "s":
 			n, ok := parseUintDec(v)
-			s, bad = n, bad || !ok
+			s, haveS, bad = n, true, bad || !ok
 		}
 		return nil
 	})
@@ -74,6 +79,8 @@ func decodeRecord(data []byte, shard int) (raw []byte, ts uint64, kind recordKin
 		return nil, 0, recordCorrupt, "r is missing"
 	case isNull(raw):
 		return nil, 0, recordCorrupt, "r is null"
+	case !haveS:
+		return nil, 0, recordCorrupt, "s is missing"
 	case s != uint64(shard):
 		return nil, 0, recordCorrupt, "s is " + strconv.FormatUint(s, 10)
 	}
