@@ -13,7 +13,7 @@ TEST_TARGETS := vet core-test fuzz
 DEMO_TARGETS := demo-go
 BENCH_TARGETS := bench-core
 
--include mk/*.mk
+include mk/tools.mk mk/c.mk mk/bindings.mk
 
 vet:
 	@test -z "$$(gofmt -l core capi examples/go 2>/dev/null)" || { gofmt -l core capi examples/go; echo "gofmt needed"; exit 1; }

@@ -123,7 +123,9 @@ func (b *Bus) result(err error) error {
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
-	if closed && CodeOf(err) != CodeInvalidArgument && CodeOf(err) != CodeTooLarge {
+	switch code := CodeOf(err); {
+	case !closed, code == CodeShutdown, code == CodeInvalidArgument, code == CodeTooLarge:
+	default:
 		err = wrapError(CodeShutdown, err, "the bus is shutting down")
 	}
 	b.stats.countError(CodeOf(err))

@@ -1,0 +1,471 @@
+'use strict';
+/**
+ * netmesh for Node.js: a schema-agnostic JSON event bus over NATS JetStream.
+ *
+ * A thin binding of libnetmesh.so (the C ABI of DESIGN.md) over koffi. Every call
+ * into the library runs on libuv's worker threads through koffi's `.async`, so the
+ * event loop never blocks: not even for a poll that waits (`waitMs`). Nothing calls
+ * the library synchronously from the main thread, where each cgo entry would cost
+ * about 0.2 ms (Go re-reads the thread's stack bounds from /proc/self/maps).
+ *
+ * Types and documentation: index.d.ts.
+ */
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ABI_VERSION = 1;
+const LIBRARY_NAME = 'libnetmesh.so';
+const ENV_VAR = 'NETMESH_LIBRARY';
+
+const CODES = Object.freeze({
+  [-1]: 'invalid_argument',
+  [-2]: 'invalid_handle',
+  [-3]: 'connection',
+  [-4]: 'transient',
+  [-5]: 'fatal',
+  [-6]: 'too_large',
+  [-7]: 'shutdown',
+  [-99]: 'internal',
+});
+
+/**
+ * Every failure reported by the library. `code` is the library's code string
+ * (`invalid_argument`, `invalid_handle`, `connection`, `transient`, `fatal`,
+ * `too_large`, `shutdown`, `internal`); `retryable` is true for `transient` only.
+ */
+class MeshError extends Error {
+  constructor(message, code, retryable = code === 'transient', status = null) {
+    super(message);
+    this.name = 'MeshError';
+    this.code = code;
+    this.retryable = retryable;
+    this.status = status;
+  }
+
+  /** Builds the error for a failed call from its status and error object text. */
+  static fromResponse(status, text) {
+    let code = CODES[status] || `unknown(${status})`;
+    let message = code;
+    let retryable;
+    if (text) {
+      try {
+        const err = JSON.parse(text).error;
+        code = String(err.code);
+        message = String(err.message);
+        retryable = Boolean(err.retryable);
+      } catch {
+        message = text;
+      }
+    }
+    return new MeshError(message, code, retryable === undefined ? code === 'transient' : retryable, status);
+  }
+}
+
+/**
+ * An event given as JSON text, stored byte for byte as given (key order, spacing,
+ * number spelling: e.g. integers beyond 2^53). The text must be exactly one JSON
+ * value; it is checked with JSON.parse when the RawEvent is made.
+ */
+class RawEvent {
+  constructor(text) {
+    if (Buffer.isBuffer(text) || text instanceof Uint8Array) {
+      text = Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
+    } else if (typeof text !== 'string') {
+      throw new TypeError(`RawEvent needs JSON text (string or Buffer), got ${describe(text)}`);
+    }
+    text = text.trim();
+    JSON.parse(text); // SyntaxError unless exactly one JSON value
+    this.text = text;
+  }
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (Buffer.isBuffer(value)) return 'Buffer';
+  return typeof value === 'object' ? (value.constructor && value.constructor.name) || 'object' : typeof value;
+}
+
+// ---------------------------------------------------------------------------
+// Finding and loading the library
+
+/** The paths tried, in order: $NETMESH_LIBRARY, next to the package, then build/ above it. */
+function candidatePaths() {
+  const paths = [];
+  if (process.env[ENV_VAR]) paths.push(process.env[ENV_VAR]);
+  paths.push(path.join(__dirname, LIBRARY_NAME));
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    paths.push(path.join(dir, 'build', LIBRARY_NAME));
+    if (path.dirname(dir) === dir) break;
+  }
+  return paths;
+}
+
+/** The library path to load; NETMESH_LIBRARY, when set, must exist. */
+function findLibrary() {
+  const env = process.env[ENV_VAR];
+  if (env) {
+    if (!fs.existsSync(env)) throw new Error(`${ENV_VAR}=${JSON.stringify(env)} does not exist`);
+    return env;
+  }
+  const tried = candidatePaths();
+  const found = tried.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(`${LIBRARY_NAME} not found; set ${ENV_VAR} or build it with ` +
+      `\`make build/libnetmesh.so\` (tried: ${tried.join(', ')})`);
+  }
+  return found;
+}
+
+let native = null; // the loaded library, once
+
+/**
+ * Loads the library and declares its functions.
+ *
+ * Strings returned through `char **` out parameters use a koffi disposable type:
+ * koffi decodes the UTF-8 string, then hands the original pointer to the disposer,
+ * which releases it with mesh_free. The disposer runs on the main thread (where the
+ * out value is converted), so it calls `mesh_free.async` rather than mesh_free:
+ * a synchronous call would be exactly the slow main-thread cgo entry this binding
+ * avoids. The pointer is plain C memory, valid until that free runs.
+ */
+function load() {
+  if (native) return native;
+  const koffi = require('koffi');
+  const file = findLibrary();
+  const lib = koffi.load(file);
+  // If koffi's queue of async calls is full, a free is retried shortly after.
+  const pendingFrees = [];
+  const drainFrees = () => { for (const p of pendingFrees.splice(0)) free(p); };
+  const free = (ptr) => {
+    try {
+      fns.free.async(ptr, () => {});
+    } catch {
+      if (pendingFrees.push(ptr) === 1) setTimeout(drainFrees, 5).unref();
+    }
+  };
+  // Anonymous (not a named koffi type), so two copies of this package in one
+  // process cannot clash over a type name.
+  const MeshStr = koffi.disposable(koffi.types.str, (ptr) => {
+    if (ptr !== null && ptr !== 0n) free(ptr);
+  });
+  const strOut = koffi.out(koffi.pointer(MeshStr));
+  const fns = {
+    init: lib.func('mesh_init', 'int32_t', ['const char *', 'size_t', koffi.out(koffi.pointer('uint64_t')), strOut]),
+    publish: lib.func('mesh_publish_batch', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
+    poll: lib.func('mesh_poll', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
+    stats: lib.func('mesh_stats', 'int32_t', ['uint64_t', strOut]),
+    shutdown: lib.func('mesh_shutdown', 'int32_t', ['uint64_t', strOut]),
+    version: lib.func('const char *mesh_version(void)'), // static: not disposable
+    abiVersion: lib.func('uint32_t mesh_abi_version(void)'),
+    free: lib.func('void mesh_free(void *ptr)'),
+  };
+  native = { koffi, lib, file, fns, checked: null };
+  return native;
+}
+
+/** Calls a library function on a worker thread; resolves with its return value. */
+function callAsync(fn, ...args) {
+  return new Promise((resolve, reject) => {
+    // `args` (with the request Buffers) stays referenced by this closure until
+    // the call has completed, so their memory cannot be collected while C reads it.
+    fn.async(...args, (err, result) => {
+      void args;
+      if (err) reject(err);
+      else resolve(result);
+    });
+  });
+}
+
+/** Loads the library (once) and checks its ABI version; resolves with it. */
+function ready() {
+  const n = load();
+  if (!n.checked) {
+    n.checked = callAsync(n.fns.abiVersion).then((abi) => {
+      if (abi !== ABI_VERSION) {
+        throw new Error(`${n.file} has ABI version ${abi}; this binding needs ${ABI_VERSION}`);
+      }
+      return n;
+    });
+    n.checked.catch(() => { n.checked = null; });
+  }
+  return n.checked;
+}
+
+/** The library's version string and ABI version, e.g. `{ version: '0.1.0', abi: 1 }`. */
+async function libraryVersion() {
+  const n = await ready();
+  return { version: await callAsync(n.fns.version), abi: await callAsync(n.fns.abiVersion) };
+}
+
+// ---------------------------------------------------------------------------
+// Argument checks: the binding checks JavaScript types (TypeError); the library
+// checks values (ranges, formats) and answers MeshError('invalid_argument').
+
+function intField(name, value) {
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && Number.isInteger(value)) return JSON.stringify(value);
+  throw new TypeError(`${name} must be an integer (number or bigint), got ${describe(value)}${typeof value === 'number' ? ` ${value}` : ''}`);
+}
+
+function strField(name, value) {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+  return JSON.stringify(value);
+}
+
+function boolField(name, value) {
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value ? 'true' : 'false';
+}
+
+function checkOptions(name, opts, allowed) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new TypeError(`${name} options must be an object, got ${describe(opts)}`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`unknown ${name} option ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  return opts;
+}
+
+/** `{"k":v,...}` from [jsonKey, encoder, value] triples, skipping undefined/null values. */
+function request(fields, head = '') {
+  let out = head;
+  for (const [key, encode, value] of fields) {
+    if (value === undefined || value === null) continue;
+    out += `${out ? ',' : ''}"${key}":${encode(key, value)}`;
+  }
+  return `{${out}}`;
+}
+
+function encodeEvents(events) {
+  if (typeof events === 'string' || events instanceof String || ArrayBuffer.isView(events) ||
+      events instanceof ArrayBuffer || events === null || events === undefined ||
+      typeof events[Symbol.iterator] !== 'function') {
+    throw new TypeError(`events must be an array (or other iterable) of events, got ${describe(events)}; ` +
+      'wrap one event in an array, and use RawEvent for pre-encoded JSON');
+  }
+  const parts = [];
+  let i = 0;
+  for (const event of events) {
+    if (event instanceof RawEvent) {
+      parts.push(event.text);
+    } else if (ArrayBuffer.isView(event) || event instanceof ArrayBuffer) {
+      throw new TypeError(`events[${i}] is a ${describe(event)}; use new RawEvent(...) for pre-encoded JSON`);
+    } else {
+      let text;
+      try {
+        text = JSON.stringify(event);
+      } catch (err) {
+        throw new TypeError(`events[${i}]: ${err.message}`);
+      }
+      if (text === undefined) throw new TypeError(`events[${i}] (${describe(event)}) is not JSON-serialisable`);
+      parts.push(text);
+    }
+    i++;
+  }
+  return parts;
+}
+
+const POLL_OPTIONS = ['limit', 'cursor', 'shard', 'waitMs', 'start', 'skipCorrupt', 'timeoutMs'];
+const CONSUME_OPTIONS = [...POLL_OPTIONS, 'stopAtEnd', 'signal'];
+const PUBLISH_OPTIONS = ['shard', 'batchId', 'timeoutMs', 'acks'];
+
+function pollRequest(opts) {
+  const o = checkOptions('poll', opts, CONSUME_OPTIONS);
+  return request([
+    ['limit', intField, o.limit === undefined ? 100 : o.limit],
+    ['cursor', strField, o.cursor],
+    ['shard', intField, o.shard],
+    ['wait_ms', intField, o.waitMs],
+    ['start', strField, o.start],
+    ['skip_corrupt', boolField, o.skipCorrupt],
+    ['timeout_ms', intField, o.timeoutMs],
+  ]);
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * An open bus (one library handle). Open with `await Bus.open(config)`.
+ * Methods return Promises and may be called concurrently.
+ */
+class Bus {
+  /** @private Use Bus.open(). */
+  constructor(n, handle, pid) {
+    this._n = n;
+    this._handle = handle;
+    this._pid = pid;
+    this._closed = false;
+    this._closing = null;
+  }
+
+  /** Opens a bus; `config` is the JSON configuration object of DESIGN.md. */
+  static async open(config = {}) {
+    const proto = config !== null && typeof config === 'object' ? Object.getPrototypeOf(config) : undefined;
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`config must be a plain object, got ${describe(config)}`);
+    }
+    const text = Buffer.from(JSON.stringify(config), 'utf8');
+    const n = await ready();
+    const handleOut = [null];
+    const errorOut = [null];
+    const status = await callAsync(n.fns.init, text, text.length, handleOut, errorOut);
+    if (status !== 0) throw MeshError.fromResponse(status, errorOut[0]);
+    return new Bus(n, BigInt(handleOut[0]), process.pid);
+  }
+
+  /** The library handle, a u64 as BigInt (diagnostics only). */
+  get handle() { return this._handle; }
+
+  /** True once close() was called. */
+  get closed() { return this._closed; }
+
+  _checkProcess() {
+    if (process.pid !== this._pid) {
+      throw new MeshError(`this Bus was opened in process ${this._pid}; a forked child ` +
+        `(process ${process.pid}) must open its own Bus`, 'invalid_handle', false, null);
+    }
+  }
+
+  async _request(fn, text) {
+    this._checkProcess();
+    const buf = Buffer.from(text, 'utf8');
+    const out = [null];
+    const status = await callAsync(fn, this._handle, buf, buf.length, out);
+    if (status !== 0) throw MeshError.fromResponse(status, out[0]);
+    return JSON.parse(out[0]);
+  }
+
+  /**
+   * Stores a batch of events and resolves once every one is acknowledged.
+   * `events` is an array or other iterable of JSON values (RawEvent for pre-encoded JSON).
+   */
+  async publish(events, opts) {
+    const parts = encodeEvents(events);
+    const o = checkOptions('publish', opts, PUBLISH_OPTIONS);
+    const text = request([
+      ['shard', intField, o.shard],
+      ['batch_id', strField, o.batchId],
+      ['timeout_ms', intField, o.timeoutMs],
+      ['acks', boolField, o.acks],
+    ], `"events":[${parts.join(',')}]`);
+    const resp = await this._request(this._n.fns.publish, text);
+    const result = { published: resp.published, duplicates: resp.duplicates };
+    if (resp.acks) result.acks = resp.acks;
+    return result;
+  }
+
+  /** Reads up to `limit` events after `cursor`. */
+  async poll(opts) {
+    const o = checkOptions('poll', opts, POLL_OPTIONS);
+    const resp = await this._request(this._n.fns.poll, pollRequest(o));
+    return {
+      events: resp.events.map((e) => ({ id: e.id, shard: e.shard, ts: e.ts, data: e.raw })),
+      nextCursor: resp.next_cursor,
+      hasMore: resp.has_more,
+      skipped: resp.skipped,
+    };
+  }
+
+  /**
+   * Follows the cursor, yielding each non-empty poll result (to save
+   * `nextCursor` after handling a batch). See consume().
+   */
+  consumeBatches(opts) {
+    const o = { ...checkOptions('consume', opts, CONSUME_OPTIONS) };
+    if (o.waitMs === undefined || o.waitMs === null) o.waitMs = 1000;
+    pollRequest({ ...o, stopAtEnd: undefined, signal: undefined }); // type errors now, not at the first next()
+    if (o.stopAtEnd !== undefined) boolField('stopAtEnd', o.stopAtEnd);
+    if (o.signal !== undefined && !(o.signal && typeof o.signal.aborted === 'boolean')) {
+      throw new TypeError(`signal must be an AbortSignal, got ${describe(o.signal)}`);
+    }
+    return this._consume(o);
+  }
+
+  async* _consume(o) {
+    const { stopAtEnd = false, signal, ...pollOpts } = o;
+    let cursor = pollOpts.cursor;
+    while (!this._closed && !(signal && signal.aborted)) {
+      let batch;
+      try {
+        batch = await this.poll({ ...pollOpts, cursor });
+      } catch (err) {
+        if (this._closed && err instanceof MeshError &&
+            (err.code === 'shutdown' || err.code === 'invalid_handle')) {
+          return; // the bus was closed (maybe while this poll waited): stop quietly
+        }
+        throw err;
+      }
+      cursor = batch.nextCursor;
+      if (batch.events.length > 0) yield batch;
+      else if (stopAtEnd && !batch.hasMore) return;
+    }
+  }
+
+  /**
+   * An async iterator of events that follows the cursor. An empty poll waits up to
+   * `waitMs` (default 1000) for new events. It ends when the loop is left (`break`),
+   * when the bus is closed (also while a poll waits: no error), when `signal` is
+   * aborted (checked between polls), or with `stopAtEnd` once nothing more is there.
+   */
+  consume(opts) {
+    const batches = this.consumeBatches(opts);
+    return (async function* events() {
+      try {
+        for await (const batch of batches) yield* batch.events;
+      } finally {
+        await batches.return();
+      }
+    })();
+  }
+
+  /** Counters and health of this handle (the library's stats object). */
+  async stats() {
+    this._checkProcess();
+    const out = [null];
+    const status = await callAsync(this._n.fns.stats, this._handle, out);
+    if (status !== 0) throw MeshError.fromResponse(status, out[0]);
+    return JSON.parse(out[0]);
+  }
+
+  /**
+   * Shuts the bus down. Calls racing it end with MeshError('shutdown'); later calls
+   * with 'invalid_handle'. Closing again resolves at once. In another process than
+   * the one that opened it, only forgets the handle.
+   */
+  close() {
+    if (this._closing) return this._closing;
+    this._closed = true;
+    if (process.pid !== this._pid) {
+      this._closing = Promise.resolve();
+      return this._closing;
+    }
+    const out = [null];
+    this._closing = callAsync(this._n.fns.shutdown, this._handle, out).then((status) => {
+      if (status !== 0) throw MeshError.fromResponse(status, out[0]);
+    });
+    return this._closing;
+  }
+
+  /** `await using bus = await Bus.open(...)` support where available. */
+  async [Symbol.asyncDispose || Symbol.for('Symbol.asyncDispose')]() {
+    await this.close();
+  }
+}
+
+module.exports = {
+  ABI_VERSION,
+  Bus,
+  MeshError,
+  RawEvent,
+  findLibrary,
+  candidatePaths,
+  libraryVersion,
+};
+// For the tests: the loaded library object (its `fns` are what the Bus calls).
+Object.defineProperty(module.exports, '_load', { value: load, enumerable: false });

@@ -1,0 +1,65 @@
+"""netmesh: a schema-agnostic JSON event bus over NATS JetStream.
+
+A thin ctypes binding of ``libnetmesh.so`` (the C ABI of DESIGN.md)::
+
+    import netmesh
+
+    with netmesh.Bus(embedded={"store_dir": "netmesh-data"}) as bus:
+        bus.publish([{"user": "ada", "action": "login"}])
+        result = bus.poll(limit=100)
+        for event in result.events:
+            print(event.id, event.shard, event.data)
+        # pass result.next_cursor as cursor= to read on
+
+The library is found through ``NETMESH_LIBRARY``, next to this package, or in
+a ``build/`` directory above it (see :func:`find_library`).
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+from ._lib import ABI_VERSION, find_library, library
+from .bus import Bus
+from .errors import (
+    FatalError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidHandleError,
+    LibraryNotFoundError,
+    MeshConnectionError,
+    MeshError,
+    ShutdownError,
+    TooLargeError,
+    TransientError,
+)
+from .types import Ack, Event, PollResult, PublishResult, RawEvent
+
+__all__ = [
+    "ABI_VERSION",
+    "Ack",
+    "Bus",
+    "Event",
+    "FatalError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidHandleError",
+    "LibraryNotFoundError",
+    "MeshConnectionError",
+    "MeshError",
+    "PollResult",
+    "PublishResult",
+    "RawEvent",
+    "ShutdownError",
+    "TooLargeError",
+    "TransientError",
+    "find_library",
+    "library_version",
+]
+
+__version__ = "0.1.0"
+
+
+def library_version() -> Tuple[str, int]:
+    """The loaded library's version string and ABI version, e.g. ``("0.1.0", 1)``."""
+    return library().version()
