@@ -42,7 +42,7 @@ demo-go:
 bench: $(BENCH_TARGETS)
 
 bench-core:
-	$(GO) test ./core -run '^$$' -bench . -benchtime 3x -timeout 900s
+	$(GO) test ./core -run '^$$' -bench . -benchtime 2s -timeout 900s
 
 clean:
 	rm -rf $(BUILD)
