@@ -392,11 +392,11 @@ func (b *pubBatch) appendMsgID(dst []byte, nonce uint64, m *pubMsg) []byte {
 	return strconv.AppendUint(dst, uint64(m.part), 10)
 }
 
-func msgIDLen(batchID string, nonce uint64, shard int, start uint64, part int) int {
+func msgIDLen(batchID string, nonceHexLen, shard int, start uint64, part int) int {
 	if batchID != "" {
 		return len(batchID) + 1 + decLen(uint64(part))
 	}
-	return len(strconv.FormatUint(nonce, 16)) + 3 + decLen(uint64(shard)) + decLen(start) + decLen(uint64(part))
+	return nonceHexLen + 3 + decLen(uint64(shard)) + decLen(start) + decLen(uint64(part))
 }
 
 // recoverLog keeps a panic in a library goroutine from killing the host process.

@@ -22,11 +22,12 @@ type Adapter struct {
 	log      *logger
 	embedded *embeddedServer
 
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	subjects []string // per shard
-	streams  []streamSlot
-	nonce    uint64
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	subjects    []string // per shard
+	streams     []streamSlot
+	nonce       uint64
+	nonceHexLen int
 
 	batchGet atomic.Bool // server answers batched direct gets (2.11+)
 	version  string
@@ -54,6 +55,7 @@ func newAdapter(cfg *Config, log *logger) *Adapter {
 	}
 	a.streams = make([]streamSlot, cfg.Shards)
 	a.nonce = randomNonce()
+	a.nonceHexLen = len(strconv.FormatUint(a.nonce, 16))
 	return a
 }
 

@@ -54,14 +54,13 @@ func skipValue(d []byte, i int) int {
 		return skipString(d, i)
 	case '{', '[':
 		depth := 0
-		for i < len(d) {
+		for ; i < len(d); i++ {
 			switch d[i] {
 			case '"':
-				i = skipString(d, i)
-				if i < 0 {
+				if i = skipString(d, i); i < 0 {
 					return -1
 				}
-				continue
+				i-- // the loop steps past the closing quote
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -70,7 +69,6 @@ func skipValue(d []byte, i int) int {
 					return i + 1
 				}
 			}
-			i++
 		}
 		return -1
 	default:
@@ -92,14 +90,21 @@ func skipValue(d []byte, i int) int {
 func skipString(d []byte, i int) int {
 	i++ // opening quote
 	for i < len(d) {
-		switch d[i] {
-		case '\\':
-			i += 2
-			continue
-		case '"':
-			return i + 1
+		// IndexByte for the closing quote; a backslash run before it decides
+		// whether it is escaped.
+		j := bytes.IndexByte(d[i:], '"')
+		if j < 0 {
+			return -1
 		}
-		i++
+		end := i + j
+		bs := 0
+		for k := end - 1; k >= i && d[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return end + 1
+		}
+		i = end + 1
 	}
 	return -1
 }

@@ -260,7 +260,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot in
 		good, bytes := 0, 0
 		for _, acc := range accs {
 			good += acc.good()
-			bytes += len(acc.buf)
+			bytes += acc.bytes
 		}
 		remaining := req.limit - good
 		if remaining <= 0 || bytes >= budget {
@@ -395,7 +395,7 @@ func (b *Bus) settle(pos *cursorPos, accs []*shardAcc, req pollRequest, rot int)
 func (r *pollResult) encode(pos cursorPos) []byte {
 	size := 96 + 44*len(pos.seq)
 	for i, acc := range r.accs {
-		size += len(acc.buf) + 64*r.take[i]
+		size += acc.bytes + 64*r.take[i]
 	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"events":[`...)
@@ -416,7 +416,7 @@ func (r *pollResult) encode(pos cursorPos) []byte {
 			out = append(out, `,"ts":"`...)
 			out = strconv.AppendUint(out, e.ts, 10)
 			out = append(out, `","raw":`...)
-			out = append(out, acc.buf[e.off:e.off+e.n]...)
+			out = append(out, e.raw...)
 			out = append(out, '}')
 		}
 	}

@@ -35,7 +35,7 @@ func (b *Bus) parsePublish(data []byte) (publishRequest, error) {
 			if isNull(v) {
 				return NewError(CodeInvalidArgument, "publish request: events must be an array, got null")
 			}
-			r.events = make([][]byte, 0, countElements(v))
+			r.events = make([][]byte, 0, min(len(v)/16+1, 1024))
 			err = eachElement("events", v, func(i int, ev []byte) error {
 				if isNull(ev) {
 					return NewError(CodeInvalidArgument, "events[%d] is null", i)
@@ -74,29 +74,6 @@ func (b *Bus) parsePublish(data []byte) (publishRequest, error) {
 		err = NewError(CodeInvalidArgument, "publish request: events is required")
 	}
 	return r, err
-}
-
-// countElements estimates an array's length (top-level commas) to size one allocation.
-func countElements(v []byte) int {
-	n, depth := 1, 0
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '"':
-			i = skipString(v, i) - 1
-			if i < 0 {
-				return n
-			}
-		case '[', '{':
-			depth++
-		case ']', '}':
-			depth--
-		case ',':
-			if depth == 1 {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 // maxPayload is the server's limit for one message, headers included.
@@ -138,7 +115,7 @@ func (b *Bus) stamp(req publishRequest, batch *pubBatch, perShard []uint32, buf 
 		ts := next[k]
 		next[k]++
 		size := recordLen(ev, ts, k) + len("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") +
-			msgIDLen(req.batchID, b.js.nonce, k, batch.starts[k], int(m.part))
+			msgIDLen(req.batchID, b.js.nonceHexLen, k, batch.starts[k], int(m.part))
 		if size > limit {
 			return buf, NewError(CodeTooLarge, "events[%d]: stored message of %d bytes is over the server's max_payload %d", i, size, limit)
 		}
@@ -174,7 +151,10 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	for i, ev := range req.events {
 		k := req.shard
 		if k < 0 {
-			k = routeShard(ev, shards)
+			k = 0
+			if shards > 1 {
+				k = routeShard(ev, shards)
+			}
 		}
 		msgs[i].shard = uint32(k)
 		if req.batchID != "" {

@@ -17,8 +17,7 @@ import (
 type entry struct {
 	seq  uint64
 	ts   uint64
-	off  uint32 // raw event bytes in shardAcc.buf
-	n    uint32
+	raw  []byte // the event inside the reply's payload (nats.go gives each its own)
 	kind recordKind
 	why  string
 }
@@ -27,13 +26,16 @@ type entry struct {
 type shardAcc struct {
 	shard    int
 	entries  []entry
-	buf      []byte
+	bytes    int    // event bytes read, for the poll's size budget
 	next     uint64 // next sequence to read
 	pending  int64  // events known to follow; -1 unknown
 	stopped  bool   // a corrupt record ended this shard's read
 	skipBad  bool   // skip_corrupt
 	lastSeen uint64
 }
+
+// noHdrMaxBytes bounds one no_hdr batch, so a short batch tells an exhausted shard.
+const noHdrMaxBytes = 16 << 20
 
 type readMode uint8
 
@@ -50,6 +52,19 @@ type shardRead struct {
 	want int
 	mode readMode
 	got  int
+
+	// A batch asked with no_hdr (2.12+) comes without per-message headers, which
+	// spares the server rebuilding them and the client parsing them. The EOB's
+	// last sequence then tells each message's sequence when the range had no
+	// gap; after a gap the range is asked again with headers. Such an EOB's
+	// Nats-Num-Pending is not decremented (nats-server 2.12-2.15), so one extra
+	// message is asked for and held back to learn whether more follow.
+	noHdr     bool
+	bare      int // messages that came without headers
+	bareBytes int
+	start     uint64 // first sequence asked for
+	mark      int    // len(acc.entries) when the request went out
+	markBytes int
 
 	mu       sync.Mutex
 	finished bool
@@ -83,6 +98,7 @@ func (r *readRouter) start(a *Adapter, prefix string) error {
 // send registers rd and sends its first request.
 func (r *readRouter) send(rd *shardRead) error {
 	rd.done = make(chan struct{})
+	rd.noHdr = rd.mode == modeBatch
 	r.mu.Lock()
 	r.next++
 	rd.id = r.next
@@ -97,13 +113,20 @@ func (r *readRouter) reply(rd *shardRead) string {
 
 func (r *readRouter) request(rd *shardRead, seq uint64) error {
 	a := r.a
+	rd.start, rd.mark, rd.markBytes = seq, len(rd.acc.entries), rd.acc.bytes
 	body := make([]byte, 0, 96)
 	switch rd.mode {
 	case modeBatch:
 		body = append(body, `{"seq":`...)
 		body = strconv.AppendUint(body, seq, 10)
 		body = append(body, `,"batch":`...)
-		body = strconv.AppendInt(body, int64(rd.want), 10)
+		if rd.noHdr {
+			body = strconv.AppendInt(body, int64(rd.want+1), 10)
+			body = append(body, `,"no_hdr":true,"max_bytes":`...)
+			body = strconv.AppendInt(body, noHdrMaxBytes, 10)
+		} else {
+			body = strconv.AppendInt(body, int64(rd.want), 10)
+		}
 		body = append(body, '}')
 	case modeWalk:
 		body = append(body, `{"seq":`...)
@@ -166,11 +189,27 @@ func (r *readRouter) handle(m *nats.Msg) {
 // walk which sequence to ask for next.
 func (r *readRouter) consume(rd *shardRead, m *nats.Msg) (finished bool, next uint64, err error) {
 	acc := rd.acc
+	if m.Header == nil {
+		// A message of a no_hdr batch: its sequence is known at the EOB.
+		if !rd.noHdr {
+			return true, 0, NewError(CodeFatal, "read shard %d: reply without headers", acc.shard)
+		}
+		rd.got++
+		rd.bare++
+		rd.bareBytes += len(m.Data)
+		if !acc.stopped {
+			acc.add(0, m.Data)
+		}
+		return false, 0, nil
+	}
 	if len(m.Data) == 0 {
 		switch m.Header.Get("Status") {
 		case "204": // end of batch
 			if np, ok := parseUintDec([]byte(m.Header.Get("Nats-Num-Pending"))); ok {
 				acc.pending = int64(np)
+			}
+			if rd.bare > 0 {
+				return r.placeHeaderless(rd, m)
 			}
 			return true, 0, nil
 		case "404": // nothing at or after the sequence
@@ -224,7 +263,51 @@ func (r *readRouter) consume(rd *shardRead, m *nats.Msg) (finished bool, next ui
 	}
 }
 
-// add decodes a stored record into the accumulator, copying only the event bytes.
+// placeHeaderless gives the messages of a no_hdr batch their sequences: got
+// messages ending at the EOB's last sequence, starting where asked, fill the
+// range exactly when it has no gap. Otherwise the range is asked again with headers.
+func (r *readRouter) placeHeaderless(rd *shardRead, eob *nats.Msg) (bool, uint64, error) {
+	acc := rd.acc
+	last, ok := parseUintDec([]byte(eob.Header.Get("Nats-Last-Sequence")))
+	if ok && last >= rd.start && last-rd.start == uint64(rd.bare-1) {
+		for i := rd.mark; i < len(acc.entries); i++ {
+			acc.entries[i].seq = rd.start + uint64(i-rd.mark)
+		}
+		switch {
+		case rd.bare > rd.want:
+			acc.pending = -1 // the extra one came: more follow
+			if len(acc.entries)-rd.mark == rd.bare {
+				peek := acc.entries[len(acc.entries)-1]
+				acc.entries = acc.entries[:len(acc.entries)-1]
+				acc.bytes -= len(peek.raw)
+				if peek.kind == recordCorrupt {
+					acc.stopped = false
+				}
+			}
+		case rd.bareBytes >= noHdrMaxBytes/2:
+			acc.pending = -1 // max_bytes may have cut the batch short
+		default:
+			acc.pending = 0
+		}
+		if len(acc.entries) > rd.mark {
+			e := acc.entries[len(acc.entries)-1]
+			acc.lastSeen = e.seq
+			acc.next = e.seq + 1
+			if e.seq == seqMax {
+				acc.next = seqMax
+			}
+		}
+		return true, 0, nil
+	}
+	acc.entries = acc.entries[:rd.mark]
+	acc.bytes = rd.markBytes
+	acc.stopped = false
+	acc.pending = -1
+	rd.noHdr, rd.got, rd.bare = false, 0, 0
+	return false, rd.start, nil
+}
+
+// add decodes a stored record into the accumulator without copying the event.
 func (acc *shardAcc) add(seq uint64, data []byte) {
 	acc.lastSeen = seq
 	if seq < seqMax {
@@ -233,11 +316,8 @@ func (acc *shardAcc) add(seq uint64, data []byte) {
 		acc.next = seq
 	}
 	raw, ts, kind, why := decodeRecord(data, acc.shard)
-	e := entry{seq: seq, ts: ts, kind: kind, why: why}
-	if kind == recordGood {
-		e.off, e.n = uint32(len(acc.buf)), uint32(len(raw))
-		acc.buf = append(acc.buf, raw...)
-	}
+	e := entry{seq: seq, ts: ts, kind: kind, why: why, raw: raw}
+	acc.bytes += len(raw)
 	if kind == recordCorrupt && !acc.skipBad {
 		acc.stopped = true
 	}
