@@ -24,7 +24,7 @@ core-test: tools
 
 # Each JSON parser is fuzzed for a few seconds from its seed corpus.
 fuzz:
-	@mkdir -p $(BUILD); for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor FuzzValidAgrees; do \
+	@mkdir -p $(BUILD); for f in FuzzParseConfig FuzzParsePublish FuzzParsePoll FuzzDecodeCursor FuzzDecodeRecord FuzzValidAgrees; do \
 	  echo "fuzz $$f ($(FUZZTIME))"; \
 	  $(GO) test ./core -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >$(BUILD)/fuzz-$$f.log 2>&1 \
 	    || { cat $(BUILD)/fuzz-$$f.log; exit 1; }; \
