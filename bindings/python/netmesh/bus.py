@@ -21,9 +21,13 @@ Seconds = Union[int, float]
 _TEXT_TYPES = (str, bytes, bytearray, memoryview)
 
 
+# One encoder, reused: json.dumps with non-default options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(obj: Any) -> str:
     """Compact JSON, UTF-8 as is; NaN and infinities are a ValueError."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(obj)
 
 
 def _int_arg(name: str, value: Any) -> Optional[int]:
@@ -65,6 +69,21 @@ def _ms_arg(name: str, seconds: Any) -> Optional[int]:
     if not math.isfinite(seconds):
         raise ValueError(f"{name} must be finite, got {seconds!r}")
     return math.ceil(round(seconds * 1000, 6))
+
+
+def _encode_event_array(events: Any) -> str:
+    """The events as one JSON array; raises TypeError/ValueError naming an index.
+
+    A list or tuple of plain JSON values is encoded in one call of the C
+    encoder; anything else (RawEvent, bytes, another iterable, an error to
+    report by index) goes event by event.
+    """
+    if type(events) in (list, tuple):
+        try:
+            return _ENCODER.encode(events)
+        except (TypeError, ValueError):
+            pass  # RawEvent, bytes or a bad event: the slow path names it
+    return "[" + ",".join(_encode_events(events)) + "]"
 
 
 def _encode_events(events: Any) -> List[str]:
@@ -226,7 +245,7 @@ class Bus:
             InvalidArgumentError, TooLargeError: nothing was stored.
             TransientError: retry the same call (with ``batch_id``: exactly once).
         """
-        parts = _encode_events(events)
+        array = _encode_event_array(events)
         rest: Dict[str, Any] = {}
         shard_i = _int_arg("shard", shard)
         if shard_i is not None:
@@ -241,7 +260,7 @@ class Bus:
         if acks:
             rest["acks"] = True
         tail = _dumps(rest)[1:]  # '}' or '"shard":1,...}'
-        request = '{"events":[' + ",".join(parts) + ("]" if tail == "}" else "],") + tail
+        request = '{"events":' + array + ("" if tail == "}" else ",") + tail
         self._check_process()
         resp = json.loads(self._lib.publish(self._handle, request.encode("utf-8")))
         ack_list = None
