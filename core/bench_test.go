@@ -123,19 +123,7 @@ func benchServer(b *testing.B, dir string, listen bool) *server.Server {
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		b.Fatal("server not ready")
-	}
-	b.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv
+	return runServer(b, opts)
 }
 
 // benchConnect connects plain nats.go in-process, or over TCP when tcp is set.

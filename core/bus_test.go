@@ -920,19 +920,7 @@ func startTestServer(t *testing.T) *server.Server {
 		Username:  "alice",
 		Password:  "s3cr3t-pw",
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("test server did not start")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv
+	return runServer(t, opts)
 }
 
 func TestURLServer(t *testing.T) {

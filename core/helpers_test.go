@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // memConfig is a config for an embedded server with memory storage on its own
@@ -231,4 +234,22 @@ func stats(t testing.TB, b *Bus) statsJSON {
 	var s statsJSON
 	decodeStrict(t, out, &s)
 	return s
+}
+
+// runServer starts an in-process nats-server with opts and stops it at cleanup.
+func runServer(tb testing.TB, opts *server.Options) *server.Server {
+	tb.Helper()
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		tb.Fatal("test server did not start")
+	}
+	tb.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
 }
