@@ -29,12 +29,36 @@ func call(handle C.uint64_t, request *C.char, requestLen C.size_t, responseOut *
 	if err != nil {
 		return fail(responseOut, err)
 	}
-	resp, err := method(bus, req)
+	resp, err := offload(bus, req, method)
 	if err != nil {
 		return fail(responseOut, err)
 	}
 	setOut(responseOut, resp)
 	return C.int32_t(core.CodeOK)
+}
+
+// offload runs a core call on a goroutine of its own. The goroutine of a C
+// caller is locked to the caller's thread, so every wait inside core would
+// park and wake that OS thread; offloaded, the thread waits once (publish
+// measured about 1.5x faster). A panic there becomes MESH_E_INTERNAL too.
+func offload(bus *core.Bus, req []byte, method func(*core.Bus, []byte) ([]byte, error)) ([]byte, error) {
+	type result struct {
+		resp []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: core.NewError(core.CodeInternal, "internal error (recovered panic): %v", p)}
+			}
+			ch <- r
+		}()
+		r.resp, r.err = method(bus, req)
+	}()
+	r := <-ch
+	return r.resp, r.err
 }
 
 //export mesh_init

@@ -52,6 +52,11 @@ type pubBatch struct {
 	dups     int
 	failed   error
 	gone     []bool // shards answered "no responders"
+	lastAck  time.Time
+	wantRoom bool // the sender waits for the window to drain
+	// progress wakes the waiting caller only when it can move on (nothing in
+	// flight, or room in the window): from a C thread every wake is an OS
+	// thread switch, so it must not come with every ack.
 	progress chan struct{}
 }
 
@@ -150,10 +155,14 @@ func (r *ackRouter) handle(m *nats.Msg) {
 			}
 		}
 	}
+	b.lastAck = time.Now()
+	wake := b.inflight == 0 || (b.wantRoom && b.inflight <= publishWindow/2)
 	b.mu.Unlock()
-	select {
-	case b.progress <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case b.progress <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -283,23 +292,32 @@ func (b *pubBatch) timeoutError(ctx context.Context) error {
 
 // waitAcks waits until nothing is in flight, or no ack came for ackStall.
 func (b *pubBatch) waitAcks(ctx context.Context) error {
-	stall := time.NewTimer(ackStall)
-	defer stall.Stop()
+	return b.waitUntil(ctx, func() bool { return b.inflight == 0 })
+}
+
+// waitUntil waits until ready (checked under b.mu) or no ack came for ackStall.
+func (b *pubBatch) waitUntil(ctx context.Context, ready func() bool) error {
+	var stall *time.Timer
+	defer func() {
+		if stall != nil {
+			stall.Stop()
+		}
+	}()
 	for {
 		b.mu.Lock()
-		inflight := b.inflight
+		done, idle := ready(), ackStall-time.Since(b.lastAck)
 		b.mu.Unlock()
-		if inflight == 0 {
+		if done || idle <= 0 {
 			return nil
+		}
+		if stall == nil {
+			stall = time.NewTimer(idle)
+		} else {
+			stall.Reset(idle)
 		}
 		select {
 		case <-b.progress:
-			if !stall.Stop() {
-				<-stall.C
-			}
-			stall.Reset(ackStall)
 		case <-stall.C:
-			return nil
 		case <-ctx.Done():
 			return b.timeoutError(ctx)
 		}
@@ -320,6 +338,9 @@ func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
 
 	const chunk = 256
 	todo := make([]int, 0, chunk)
+	b.mu.Lock()
+	b.lastAck = time.Now() // a stall counts from the send
+	b.mu.Unlock()
 	for i := 0; i < len(b.msgs); {
 		// Mark a chunk as sent before it goes out, so a fast ack finds it so.
 		todo = todo[:0]
@@ -350,17 +371,21 @@ func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
 				return a.sendError(err)
 			}
 		}
-		for inflight > publishWindow {
-			select {
-			case <-b.progress:
-			case <-ctx.Done():
-				return b.timeoutError(ctx)
-			case <-time.After(ackStall):
-				return nil // let the caller resend what is unanswered
-			}
+		if inflight > publishWindow {
 			b.mu.Lock()
-			inflight = b.inflight
+			b.wantRoom = true
 			b.mu.Unlock()
+			err := b.waitUntil(ctx, func() bool { return b.inflight <= publishWindow/2 })
+			b.mu.Lock()
+			b.wantRoom = false
+			room := b.inflight <= publishWindow/2
+			b.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if !room {
+				return nil // stalled: the caller resends what is unanswered
+			}
 		}
 	}
 	return nil

@@ -168,30 +168,38 @@ func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) er
 
 // readAll sends every read at once, then waits for all of them.
 func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
+	g := newReadGroup(reads)
 	var first error
-	sent := reads[:0:0]
-	for _, rd := range reads {
+	for i, rd := range reads {
 		if err := a.reads.send(rd); err != nil {
-			a.reads.finish(rd, nil)
 			first = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
+			for _, rest := range reads[i:] {
+				a.reads.finish(rest, nil)
+			}
 			break
 		}
-		sent = append(sent, rd)
 	}
-	for _, rd := range sent {
-		select {
-		case <-rd.done:
-		case <-ctx.Done():
-			a.reads.finish(rd, nil)
-			if first == nil {
-				if a.isClosing(ctx) {
-					first = errShutdown
-				} else {
-					first = NewError(CodeTransient, "read shard %d: no answer in time", rd.acc.shard)
-				}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		var late []int
+		for _, rd := range reads {
+			rd.mu.Lock()
+			if !rd.finished {
+				late = append(late, rd.acc.shard)
 			}
-			continue
+			rd.mu.Unlock()
+			a.reads.finish(rd, nil)
 		}
+		if first == nil {
+			if a.isClosing(ctx) {
+				first = errShutdown
+			} else {
+				first = NewError(CodeTransient, "read shards %v: no answer in time", late)
+			}
+		}
+	}
+	for _, rd := range reads {
 		if rd.err != nil && first == nil {
 			first = rd.err
 		}

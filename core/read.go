@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 )
@@ -69,7 +70,22 @@ type shardRead struct {
 	mu       sync.Mutex
 	finished bool
 	err      error
-	done     chan struct{}
+	group    *readGroup
+}
+
+// readGroup is the reads of one round: the caller wakes once, when the last ends.
+type readGroup struct {
+	left atomic.Int32
+	done chan struct{}
+}
+
+func newReadGroup(reads []*shardRead) *readGroup {
+	g := &readGroup{done: make(chan struct{})}
+	g.left.Store(int32(len(reads)))
+	for _, rd := range reads {
+		rd.group = g
+	}
+	return g
 }
 
 type readRouter struct {
@@ -97,7 +113,6 @@ func (r *readRouter) start(a *Adapter, prefix string) error {
 
 // send registers rd and sends its first request.
 func (r *readRouter) send(rd *shardRead) error {
-	rd.done = make(chan struct{})
 	rd.noHdr = rd.mode == modeBatch
 	r.mu.Lock()
 	r.next++
@@ -146,12 +161,15 @@ func (r *readRouter) request(rd *shardRead, seq uint64) error {
 // finish ends rd once; later replies to it are ignored.
 func (r *readRouter) finish(rd *shardRead, err error) {
 	rd.mu.Lock()
-	if !rd.finished {
+	first := !rd.finished
+	if first {
 		rd.finished = true
 		rd.err = err
-		close(rd.done)
 	}
 	rd.mu.Unlock()
+	if first && rd.group != nil && rd.group.left.Add(-1) == 0 {
+		close(rd.group.done)
+	}
 	r.mu.Lock()
 	delete(r.m, rd.id)
 	r.mu.Unlock()
