@@ -134,9 +134,25 @@ func (a *Adapter) Init() error {
 		return err
 	}
 	a.wake.init(a, a.cfg.Prefix+".shard.*")
+	a.warnExtraShards()
 	a.initialized.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())
 	return nil
+}
+
+// warnExtraShards logs streams of this prefix beyond the configured shard count:
+// shards and prefix live in each handle's config, not on the server, so a handle
+// configured with fewer shards than a writer would silently never read some.
+func (a *Adapter) warnExtraShards() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.RequestTimeout)
+	defer cancel()
+	names := a.js.StreamNames(ctx, jetstream.WithStreamListSubject(a.cfg.Prefix+".shard.*"))
+	head := a.cfg.Prefix + "_shard_"
+	for name := range names.Name() {
+		if k, ok := parseUintDec([]byte(strings.TrimPrefix(name, head))); ok && strings.HasPrefix(name, head) && k >= uint64(a.cfg.Shards) {
+			a.log.Warnf("stream %s exists, but this handle has %d shards: it neither reads nor writes it", name, a.cfg.Shards)
+		}
+	}
 }
 
 func (a *Adapter) serverLabel() string {

@@ -145,3 +145,33 @@ func TestPollAcrossDeletedMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestWarnsAboutStreamsBeyondShardCount(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(shards int) string {
+		return fmt.Sprintf(`{"embedded":{"store_dir":%q,"memory":true},"shards":%d}`, dir, shards)
+	}
+	writer, err := Open([]byte(cfg(4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, err := writer.Publish([]byte(`{"events":[1],"shard":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	l := newLogger("warn")
+	l.out.SetOutput(&logged)
+	c, err := ParseConfig([]byte(cfg(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAdapter(&c, l)
+	if err := a.Init(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown()
+	if !strings.Contains(logged.String(), "stream netmesh_shard_3 exists, but this handle has 2 shards") {
+		t.Fatalf("no warning about shard 3; log: %q", logged.String())
+	}
+}
