@@ -127,12 +127,6 @@ func mesh_shutdown(handle C.uint64_t, error_out **C.char) (rc C.int32_t) {
 	return C.int32_t(core.CodeOK)
 }
 
-//export mesh_free
-func mesh_free(ptr *C.char) {
-	defer quiet()
-	freeC(ptr)
-}
-
 //export mesh_version
 func mesh_version() (s *C.char) {
 	s = versionC

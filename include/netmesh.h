@@ -145,7 +145,8 @@ int32_t mesh_shutdown(uint64_t handle, char **error_out);
 /*
 ** mesh_free: release a string returned through a `..._out` parameter.
 ** NULL is a no-op. Never pass it anything else (not mesh_version() or
-** mesh_strerror()). Thread-safe.
+** mesh_strerror()). Thread-safe. Plain C (free()): it never enters the Go
+** runtime, so it is cheap from any thread, an event loop's included.
 */
 void mesh_free(char *ptr);
 

@@ -15,7 +15,7 @@ MESH_LDLIBS   := -L$(BUILD) -lnetmesh -Wl,-rpath,$(abspath $(BUILD)) -lpthread
 CBIN          := $(BUILD)/c
 
 # The library is rebuilt when any Go source it is made of changes.
-MESH_GO_SRC := $(shell find capi core -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
+MESH_GO_SRC := $(shell find capi core -name '*.go' ! -name '*_test.go' 2>/dev/null) capi/free.c include/netmesh.h go.mod go.sum
 
 $(BUILD)/libnetmesh.so: $(MESH_GO_SRC)
 	@mkdir -p $(@D)

@@ -60,6 +60,12 @@ prototypes() {
 
 prototypes "$pub" >"$tmp/pub.protos"
 prototypes "$cgo" >"$tmp/cgo.protos"
+# Functions written in C in capi/*.c are not in the cgo header; each such file
+# includes the public header, so the compiler has already checked its type.
+for f in $(sed -n 's/^[a-z].* \(mesh_[a-z_]*\)(.*/\1/p' capi/*.c 2>/dev/null); do
+	grep " $f(" "$tmp/pub.protos" >>"$tmp/cgo.protos" || true
+done
+sort -o "$tmp/cgo.protos" "$tmp/cgo.protos"
 sed 's/.* \(mesh_[a-z_]*\)(.*/\1/' "$tmp/pub.protos" | sort >"$tmp/pub.syms"
 sed 's/.* \(mesh_[a-z_]*\)(.*/\1/' "$tmp/cgo.protos" | sort >"$tmp/cgo.syms"
 

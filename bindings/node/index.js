@@ -125,30 +125,20 @@ let native = null; // the loaded library, once
  *
  * Strings returned through `char **` out parameters use a koffi disposable type:
  * koffi decodes the UTF-8 string, then hands the original pointer to the disposer,
- * which releases it with mesh_free. The disposer runs on the main thread (where the
- * out value is converted), so it calls `mesh_free.async` rather than mesh_free:
- * a synchronous call would be exactly the slow main-thread cgo entry this binding
- * avoids. The pointer is plain C memory, valid until that free runs.
+ * which releases it with mesh_free. mesh_free is plain C in the library (it never
+ * enters the Go runtime), so this one call is made synchronously on the main
+ * thread: it costs a free(), not the slow main-thread cgo entry every other call
+ * avoids by running on koffi's worker threads.
  */
 function load() {
   if (native) return native;
   const koffi = require('koffi');
   const file = findLibrary();
   const lib = koffi.load(file);
-  // If koffi's queue of async calls is full, a free is retried shortly after.
-  const pendingFrees = [];
-  const drainFrees = () => { for (const p of pendingFrees.splice(0)) free(p); };
-  const free = (ptr) => {
-    try {
-      fns.free.async(ptr, () => {});
-    } catch {
-      if (pendingFrees.push(ptr) === 1) setTimeout(drainFrees, 5).unref();
-    }
-  };
   // Anonymous (not a named koffi type), so two copies of this package in one
   // process cannot clash over a type name.
   const MeshStr = koffi.disposable(koffi.types.str, (ptr) => {
-    if (ptr !== null && ptr !== 0n) free(ptr);
+    if (ptr !== null && ptr !== 0n) fns.free(ptr);
   });
   const strOut = koffi.out(koffi.pointer(MeshStr));
   const fns = {
