@@ -46,11 +46,13 @@ type pubBatch struct {
 
 	mu       sync.Mutex
 	state    []uint8
+	sends    []uint8  // times each message went out (saturating)
 	seqs     []uint64 // only when acks were asked for
 	inflight int
 	done     int // stored, duplicate or failed
 	dups     int
 	failed   error
+	refusal  error  // the last transient refusal, for the timeout message
 	gone     []bool // shards answered "no responders"
 	lastAck  time.Time
 	wantRoom bool // the sender waits for the window to drain
@@ -132,7 +134,9 @@ func (r *ackRouter) handle(m *nats.Msg) {
 		b.inflight--
 		switch {
 		case fail == nil:
-			if dup {
+			// A duplicate answer to a message sent again in this call most
+			// likely means its first send was stored: that is a publish.
+			if dup && b.sends[idx] == 1 {
 				b.state[idx] = stDuplicate
 				b.dups++
 			} else {
@@ -144,6 +148,7 @@ func (r *ackRouter) handle(m *nats.Msg) {
 			b.done++
 		case CodeOf(fail) == CodeTransient:
 			b.state[idx] = stRetry
+			b.refusal = fail
 			if errorIsNoResponders(fail) {
 				b.gone[b.msgs[idx].shard] = true
 			}
@@ -235,6 +240,7 @@ func apiErrorFromJSON(v []byte) error {
 // startBatch prepares b and registers it for acks.
 func (a *Adapter) startBatch(b *pubBatch) {
 	b.state = make([]uint8, len(b.msgs))
+	b.sends = make([]uint8, len(b.msgs))
 	b.gone = make([]bool, a.cfg.Shards)
 	b.progress = make(chan struct{}, 1)
 	a.acks.register(b)
@@ -271,13 +277,18 @@ func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
 		}
 		for k, g := range gone {
 			if g {
+				// The stream may be gone or electing a leader; the JetStream API
+				// may be electing too, so this check must not eat the deadline.
 				a.streamGone(k)
-				if err := a.ensureStream(ctx, k); err != nil && CodeOf(err) != CodeTransient {
+				ectx, cancel := context.WithTimeout(ctx, time.Second)
+				err := a.ensureStream(ectx, k)
+				cancel()
+				if err != nil && CodeOf(err) != CodeTransient {
 					return err
 				}
 			}
 		}
-		if err := a.sendPending(ctx, b); err != nil {
+		if err := a.sendPending(ctx, b); err != nil && err != errSendAgain {
 			return err
 		}
 	}
@@ -285,8 +296,11 @@ func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
 
 func (b *pubBatch) timeoutError(ctx context.Context) error {
 	b.mu.Lock()
-	left := len(b.msgs) - b.done
+	left, refusal := len(b.msgs)-b.done, b.refusal
 	b.mu.Unlock()
+	if refusal != nil {
+		return NewError(CodeTransient, "publish: %d of %d events not acknowledged in time (last refusal: %v); retry the same request", left, len(b.msgs), refusal)
+	}
 	return NewError(CodeTransient, "publish: %d of %d events not acknowledged in time; retry the same request", left, len(b.msgs))
 }
 
@@ -353,11 +367,16 @@ func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
 				todo = append(todo, i)
 			case stSent:
 				todo = append(todo, i) // unanswered: send again, still counted once
+			default:
+				continue
+			}
+			if b.sends[i] < 255 {
+				b.sends[i]++
 			}
 		}
 		inflight := b.inflight
 		b.mu.Unlock()
-		for _, j := range todo {
+		for jx, j := range todo {
 			m := &b.msgs[j]
 			id = b.appendMsgID(id[:0], a.nonce, m)
 			reply = strconv.AppendInt(reply[:replyBase], int64(j), 10)
@@ -368,7 +387,7 @@ func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
 			hdrVal[0] = unsafe.String(unsafe.SliceData(id), len(id))
 			msg.Data = m.rec
 			if err := a.nc.PublishMsg(msg); err != nil {
-				return a.sendError(err)
+				return b.sendFailed(todo[jx:], a.sendError(err))
 			}
 		}
 		if inflight > publishWindow {
@@ -389,6 +408,28 @@ func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
 		}
 	}
 	return nil
+}
+
+// errSendAgain says a send failed for now (a broken or reconnecting
+// connection): the caller backs off and sends what is unanswered again.
+var errSendAgain = NewError(CodeTransient, "publish: connection lost while sending")
+
+// sendFailed marks the messages not sent as to be sent again; a send error that
+// a retry may cure becomes errSendAgain.
+func (b *pubBatch) sendFailed(unsent []int, err error) error {
+	b.mu.Lock()
+	for _, j := range unsent {
+		if b.state[j] == stSent {
+			b.state[j] = stRetry
+			b.inflight--
+		}
+	}
+	b.refusal = err
+	b.mu.Unlock()
+	if CodeOf(err) == CodeTransient {
+		return errSendAgain
+	}
+	return err
 }
 
 func (a *Adapter) sendError(err error) error {

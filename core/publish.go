@@ -191,7 +191,9 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	b.clockMu.Lock()
 	*bufp, err = b.stamp(req, batch, perShard, (*bufp)[:0], total)
 	if err == nil {
-		err = b.js.sendPending(ctx, batch)
+		if err = b.js.sendPending(ctx, batch); err == errSendAgain {
+			err = nil // OnBatch sends it again
+		}
 	}
 	b.clockMu.Unlock()
 	if err == nil {

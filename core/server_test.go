@@ -92,28 +92,35 @@ type procPoll struct {
 // procReadAll follows the cursor until has_more is false and returns raw events.
 func procReadAll(t *testing.T, b *Bus, limit int) []string {
 	t.Helper()
+	out, err := readAllEvents(b, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readAllEvents(b *Bus, limit int) ([]string, error) {
 	var out []string
 	cursor := ""
 	for i := 0; i < 10000; i++ {
 		req := fmt.Sprintf(`{"limit":%d,"cursor":%q}`, limit, cursor)
 		resp, err := b.Poll([]byte(req))
 		if err != nil {
-			t.Fatalf("poll: %v", err)
+			return out, fmt.Errorf("poll: %w", err)
 		}
 		var p procPoll
 		if err := json.Unmarshal(resp, &p); err != nil {
-			t.Fatalf("poll response %s: %v", resp, err)
+			return out, fmt.Errorf("poll response %s: %w", resp, err)
 		}
 		for _, e := range p.Events {
 			out = append(out, string(e.Raw))
 		}
 		cursor = p.NextCursor
 		if !p.HasMore {
-			return out
+			return out, nil
 		}
 	}
-	t.Fatal("cursor loop did not end")
-	return nil
+	return out, fmt.Errorf("cursor loop did not end")
 }
 
 func procEvents(from, n int) string {
