@@ -155,7 +155,8 @@ class Bus:
         elif isinstance(config, Mapping):
             merged = dict(config)
         else:
-            raise TypeError(f"config must be a mapping (dict) or None, got {type(config).__name__}")
+            raise TypeError(f"config must be a mapping (dict) or None, "
+                            f"got {type(config).__name__}")
         merged.update(options)
         encoded = _dumps(merged).encode("utf-8")
         self._lib = library()
