@@ -60,9 +60,9 @@ func TestHandleRemoveInvalidatesAndReuseChangesGeneration(t *testing.T) {
 
 func TestHandleGenerationWrapRetiresSlot(t *testing.T) {
 	var tab handleTable
-	h := tab.add(fakeBus())
+	tab.add(fakeBus())
 	tab.slots[0].gen = ^uint32(0)
-	h = makeHandle(0, ^uint32(0))
+	h := makeHandle(0, ^uint32(0))
 	if _, ok := tab.remove(h); !ok {
 		t.Fatal("remove failed")
 	}
