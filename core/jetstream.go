@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -336,4 +338,10 @@ func classifyAPIError(what string, err error) error {
 		code = CodeTransient
 	}
 	return wrapError(code, err, "%s", what)
+}
+
+func randomNonce() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }

@@ -53,3 +53,10 @@ func (s serverLog) Fatalf(format string, v ...any)  { s.l.logf(levelError, "serv
 func (s serverLog) Errorf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
 func (s serverLog) Debugf(format string, v ...any)  { s.l.logf(levelDebug, "server: ", format, v...) }
 func (s serverLog) Tracef(format string, v ...any)  {}
+
+// recoverLog keeps a panic in a library goroutine from killing the host process.
+func recoverLog(l *logger, where string) {
+	if r := recover(); r != nil {
+		l.Errorf("recovered panic in %s: %v", where, r)
+	}
+}
