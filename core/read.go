@@ -360,3 +360,48 @@ func (a *Adapter) PollShard(ctx context.Context, shard int, after uint64, limit 
 	err := a.readAll(ctx, []*shardRead{{acc: acc, want: limit, mode: mode}})
 	return acc, err
 }
+
+// readAll sends every read at once, then waits for all of them.
+func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
+	g := newReadGroup(reads)
+	var first error
+	for i, rd := range reads {
+		if err := a.reads.send(rd); err != nil {
+			first = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
+			for _, rest := range reads[i:] {
+				a.reads.finish(rest, nil)
+			}
+			break
+		}
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		var late []int
+		for _, rd := range reads {
+			rd.mu.Lock()
+			if !rd.finished {
+				late = append(late, rd.acc.shard)
+			}
+			rd.mu.Unlock()
+			a.reads.finish(rd, nil)
+		}
+		if first == nil {
+			if a.isClosing(ctx) {
+				first = errShutdown
+			} else {
+				first = NewError(CodeTransient, "read shards %v: no answer in time", late)
+			}
+		}
+	}
+	for _, rd := range reads {
+		if rd.err != nil && first == nil {
+			first = rd.err
+		}
+	}
+	return first
+}
+
+func (a *Adapter) isClosing(ctx context.Context) bool {
+	return ctx.Err() == context.Canceled
+}
