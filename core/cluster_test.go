@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -14,20 +15,21 @@ import (
 func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	bin := serverBinary(t, "NETMESH_NATS_SERVER")
 	const n = 3
-	ports, cports := make([]int, n), make([]int, n)
-	for i := range ports {
-		ports[i], cports[i] = freePort(t), freePort(t)
-	}
+	all := freePorts(t, 2*n)
+	ports, cports := all[:n], all[n:]
 	routes := make([]string, n)
 	for i, p := range cports {
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
 	}
 	procs := make([]*natsProc, n)
+	logs := make([]*bytes.Buffer, n)
 	for i := range procs {
 		p := &natsProc{bin: bin, dir: t.TempDir(), port: ports[i]}
 		p.cmd = exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(ports[i]), "-sd", p.dir,
 			"--server_name", fmt.Sprintf("n%d", i), "--cluster_name", "netmesh-test",
 			"--cluster", routes[i], "--routes", strings.Join(routes, ","))
+		logs[i] = &bytes.Buffer{}
+		p.cmd.Stdout, p.cmd.Stderr = logs[i], logs[i]
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +45,7 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	// The cluster needs a moment to elect its JetStream meta leader.
 	start := time.Now()
 	var b *Bus
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var err error
 		if b, err = Open([]byte(cfg)); err == nil {
@@ -53,6 +55,12 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 			b.Close()
 		}
 		if time.Now().After(deadline) {
+			for _, p := range procs {
+				p.kill() // the logs are complete once the servers are gone
+			}
+			for i, l := range logs {
+				t.Logf("server n%d log tail:\n%s", i, tail(l.String(), 3000))
+			}
 			t.Fatalf("cluster not ready: %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -104,4 +112,11 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	}
 	t.Logf("read back %d events in %v", len(got), time.Since(start).Round(time.Millisecond))
 	checkExactlyOnce(t, got, 20000)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }

@@ -146,7 +146,8 @@ func (a *Adapter) Init() error {
 // shards and prefix live in each handle's config, not on the server, so a handle
 // configured with fewer shards than a writer would silently never read some.
 func (a *Adapter) warnExtraShards() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.RequestTimeout)
+	// Only a warning: never hold up Init for long (a cluster may be electing).
+	ctx, cancel := context.WithTimeout(context.Background(), min(a.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()
 	names := a.js.StreamNames(ctx, jetstream.WithStreamListSubject(a.cfg.Prefix+".shard.*"))
 	head := a.cfg.Prefix + "_shard_"

@@ -27,13 +27,23 @@ func serverBinary(t *testing.T, env string) string {
 }
 
 func freePort(t *testing.T) int {
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct free loopback ports: all are held open until
+// all are chosen, so the kernel cannot hand out one twice.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // natsProc is a nats-server process with JetStream on a fixed port and store dir.
