@@ -71,9 +71,7 @@ var (
 )
 
 func init() {
-	for _, c := range []core.Code{core.CodeOK, core.CodeInvalidArgument, core.CodeInvalidHandle,
-		core.CodeConnection, core.CodeTransient, core.CodeFatal, core.CodeTooLarge,
-		core.CodeShutdown, core.CodeInternal} {
-		describeByCode[c] = C.CString(c.Describe())
+	for _, row := range core.Codes() {
+		describeByCode[row.Code] = C.CString(row.Description)
 	}
 }

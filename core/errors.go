@@ -25,27 +25,62 @@ const (
 	CodeInternal        Code = -99
 )
 
+// CodeInfo is one row of the code table: the C enum name, the string of the
+// error object, the mesh_strerror text and what a caller should do about it.
+type CodeInfo struct {
+	Code        Code
+	Enum        string // MESH_OK, MESH_E_*
+	Name        string // "code" of the error object
+	Description string // mesh_strerror
+	Action      string // what a caller does about it (header and docs)
+}
+
+// codeTable is the one list of codes: String, Describe, the stats keys, capi's
+// mesh_strerror and the header's enum all come from it.
+var codeTable = [...]CodeInfo{
+	{CodeOK, "MESH_OK", "ok", "success", ""},
+	{CodeInvalidArgument, "MESH_E_INVALID_ARGUMENT", "invalid_argument",
+		"invalid argument: bad JSON, wrong type, out of range, or NULL with length > 0",
+		"fix the request; the message names the field"},
+	{CodeInvalidHandle, "MESH_E_INVALID_HANDLE", "invalid_handle",
+		"invalid handle: 0, unknown, or already shut down",
+		"open a new handle with mesh_init"},
+	{CodeConnection, "MESH_E_CONNECTION", "connection",
+		"cannot reach or authenticate to the server",
+		"check url, credentials and that the server runs JetStream"},
+	{CodeTransient, "MESH_E_TRANSIENT", "transient",
+		"transient failure (timeout, backpressure, leader change): retry may succeed",
+		"retry the same request (with a batch_id a publish is stored once)"},
+	{CodeFatal, "MESH_E_FATAL", "fatal",
+		"fatal: corrupt record or misconfigured stream",
+		"repair the stream, or poll with skip_corrupt to pass a corrupt record"},
+	{CodeTooLarge, "MESH_E_TOO_LARGE", "too_large",
+		"an event or request is over the size limits",
+		"split the batch or shrink the event"},
+	{CodeShutdown, "MESH_E_SHUTDOWN", "shutdown",
+		"the handle is shutting down",
+		"stop using the handle"},
+	{CodeInternal, "MESH_E_INTERNAL", "internal",
+		"internal error (a bug): a recovered panic",
+		"report it with the message"},
+}
+
+// Codes returns the code table in enum order.
+func Codes() []CodeInfo { return append([]CodeInfo(nil), codeTable[:]...) }
+
+func (c Code) info() (CodeInfo, bool) {
+	for _, row := range codeTable {
+		if row.Code == c {
+			return row, true
+		}
+	}
+	return CodeInfo{}, false
+}
+
 // String returns the code's name as it appears in error JSON.
 func (c Code) String() string {
-	switch c {
-	case CodeOK:
-		return "ok"
-	case CodeInvalidArgument:
-		return "invalid_argument"
-	case CodeInvalidHandle:
-		return "invalid_handle"
-	case CodeConnection:
-		return "connection"
-	case CodeTransient:
-		return "transient"
-	case CodeFatal:
-		return "fatal"
-	case CodeTooLarge:
-		return "too_large"
-	case CodeShutdown:
-		return "shutdown"
-	case CodeInternal:
-		return "internal"
+	if row, ok := c.info(); ok {
+		return row.Name
 	}
 	return "unknown"
 }
@@ -55,25 +90,8 @@ func (c Code) Retryable() bool { return c == CodeTransient }
 
 // Describe is the static text behind mesh_strerror.
 func (c Code) Describe() string {
-	switch c {
-	case CodeOK:
-		return "success"
-	case CodeInvalidArgument:
-		return "invalid argument: bad JSON, wrong type, out of range, or NULL with length > 0"
-	case CodeInvalidHandle:
-		return "invalid handle: 0, unknown, or already shut down"
-	case CodeConnection:
-		return "cannot reach or authenticate to the server"
-	case CodeTransient:
-		return "transient failure (timeout, backpressure, leader change): retry may succeed"
-	case CodeFatal:
-		return "fatal: corrupt record or misconfigured stream"
-	case CodeTooLarge:
-		return "an event or request is over the size limits"
-	case CodeShutdown:
-		return "the handle is shutting down"
-	case CodeInternal:
-		return "internal error (a bug): a recovered panic"
+	if row, ok := c.info(); ok {
+		return row.Description
 	}
 	return "unknown code"
 }

@@ -10,17 +10,16 @@ type counters struct {
 	duplicates atomic.Uint64
 	polled     atomic.Uint64
 	skipped    atomic.Uint64
-	errors     [7]atomic.Uint64 // by errorCodes index
+	errors     [len(codeTable)]atomic.Uint64 // by codeTable index
 }
 
-// errorCodes are the codes a bus can count; invalid_handle is answered before
-// any bus is found, so no bus sees it.
-var errorCodes = [7]Code{CodeInvalidArgument, CodeConnection, CodeTransient,
-	CodeFatal, CodeTooLarge, CodeShutdown, CodeInternal}
+// countedCode says which codes stats lists: not ok, and not invalid_handle,
+// which is answered before any bus is found.
+func countedCode(c Code) bool { return c != CodeOK && c != CodeInvalidHandle }
 
 func (c *counters) countError(code Code) {
-	for i, k := range errorCodes {
-		if k == code {
+	for i, row := range codeTable {
+		if row.Code == code {
 			c.errors[i].Add(1)
 		}
 	}
@@ -44,12 +43,17 @@ func (b *Bus) Stats() ([]byte, error) {
 	out = append(out, `,"skipped":`...)
 	out = strconv.AppendUint(out, s.skipped.Load(), 10)
 	out = append(out, `,"errors":{`...)
-	for i, code := range errorCodes {
-		if i > 0 {
+	first := true
+	for i, row := range codeTable {
+		if !countedCode(row.Code) {
+			continue
+		}
+		if !first {
 			out = append(out, ',')
 		}
+		first = false
 		out = append(out, '"')
-		out = append(out, code.String()...)
+		out = append(out, row.Name...)
 		out = append(out, `":`...)
 		out = strconv.AppendUint(out, s.errors[i].Load(), 10)
 	}
