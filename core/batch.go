@@ -10,9 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// A publish call is one pubBatch: every message goes out once, and those not
-// acknowledged are sent again with the same Nats-Msg-Id until the call's
-// deadline; the dedup window makes that safe.
+// A publish call is one pubBatch, and this file is all it does: stamp the
+// records, send each message once, take the acks, and send again with the same
+// Nats-Msg-Id what is unanswered or refused until the deadline (the dedup window
+// makes that safe).
 
 const (
 	stUnsent uint8 = iota
@@ -30,16 +31,19 @@ const (
 
 // pubMsg is one event of a publish call.
 type pubMsg struct {
+	event []byte // the event as given
 	rec   []byte // the stored record
 	shard uint32
 	part  uint32 // index within this call's events for the shard (or request index with batch_id)
 }
 
 type pubBatch struct {
-	id      uint64
-	batchID string // caller's batch_id, or "" for N:k:S:i ids
-	starts  []uint64
-	msgs    []pubMsg
+	id       uint64
+	batchID  string   // caller's batch_id, or "" for N:k:S:i ids
+	msgs     []pubMsg // in request order
+	perShard []uint32 // events per shard
+	starts   []uint64 // per shard: events this handle sent there before (S of N:k:S:i)
+	size     int      // a guess at the records' total size
 
 	mu       sync.Mutex
 	state    []uint8
@@ -59,23 +63,147 @@ type pubBatch struct {
 	progress chan struct{}
 }
 
-// startBatch prepares b and registers it for acks.
-func (a *Adapter) startBatch(b *pubBatch) {
-	b.state = make([]uint8, len(b.msgs))
-	b.sends = make([]uint8, len(b.msgs))
-	b.gone = make([]bool, a.cfg.Shards)
-	b.progress = make(chan struct{}, 1)
-	a.acks.register(b)
+// newPubBatch routes the request's events to shards: the request's shard, or
+// net-mesh's hash of the event bytes.
+func newPubBatch(req publishRequest, shards int) *pubBatch {
+	n := len(req.events)
+	b := &pubBatch{
+		batchID:  req.batchID,
+		msgs:     make([]pubMsg, n),
+		perShard: make([]uint32, shards),
+		starts:   make([]uint64, shards),
+		state:    make([]uint8, n),
+		sends:    make([]uint8, n),
+		gone:     make([]bool, shards),
+		progress: make(chan struct{}, 1),
+	}
+	if req.acks {
+		b.seqs = make([]uint64, n)
+	}
+	for i, ev := range req.events {
+		k := req.shard
+		if k < 0 {
+			k = routeShard(ev, shards)
+		}
+		m := &b.msgs[i]
+		m.event, m.shard, m.part = ev, uint32(k), b.perShard[k]
+		if req.batchID != "" {
+			m.part = uint32(i)
+		}
+		b.perShard[k]++
+		b.size += len(ev) + 48
+	}
+	return b
 }
 
-// OnBatch waits until every message of b, already sent once by sendPending, is
-// acknowledged; unanswered or refused messages are sent again with the same ids
-// until the deadline.
-func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
-	n := len(b.msgs)
+// shardClock gives records their timestamps (increasing per shard within a
+// handle) and counts the events sent per shard, for t and N:k:S:i. It is held
+// from stamping a call's events until they are sent, so stream order and
+// timestamp order agree within a handle (a retry may still reorder).
+type shardClock struct {
+	mu     sync.Mutex
+	lastTS []uint64
+	sent   []uint64
+}
+
+func newShardClock(shards int) *shardClock {
+	return &shardClock{lastTS: make([]uint64, shards), sent: make([]uint64, shards)}
+}
+
+// take reserves perShard timestamps and send counts; it returns each shard's
+// first timestamp and sets b.starts. The caller holds c.mu.
+func (c *shardClock) take(b *pubBatch) []uint64 {
+	now := uint64(time.Now().UnixNano())
+	first := make([]uint64, len(b.perShard))
+	for k, n := range b.perShard {
+		if n == 0 {
+			continue
+		}
+		t := max(now, c.lastTS[k]+1)
+		first[k] = t
+		c.lastTS[k] = t + uint64(n) - 1
+		b.starts[k] = c.sent[k]
+		c.sent[k] += uint64(n)
+	}
+	return first
+}
+
+// stamp writes every record into buf, refusing any message over maxPayload.
+// The caller holds the clock's lock.
+func (b *pubBatch) stamp(c *shardClock, buf []byte, maxPayload, nonceHexLen int) ([]byte, error) {
+	next := c.take(b)
+	if cap(buf) < b.size {
+		buf = make([]byte, 0, b.size)
+	}
+	for i := range b.msgs {
+		m := &b.msgs[i]
+		k := int(m.shard)
+		ts := next[k]
+		next[k]++
+		size := recordLen(m.event, ts, k) + len("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") +
+			msgIDLen(b.batchID, nonceHexLen, k, b.starts[k], int(m.part))
+		if size > maxPayload {
+			return buf, NewError(CodeTooLarge, "events[%d]: stored message of %d bytes is over the server's max_payload %d", i, size, maxPayload)
+		}
+		start := len(buf)
+		buf = appendRecord(buf, m.event, ts, k)
+		m.rec = buf[start:len(buf):len(buf)]
+	}
+	return buf, nil
+}
+
+// publisher is what a publish in flight needs of the connection.
+type publisher struct {
+	nc          *nats.Conn
+	subjects    []string
+	streams     *streamSet
+	acks        *ackRouter
+	nonce       uint64
+	nonceHexLen int
+}
+
+var recBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// publish stamps b's records, sends them and waits until every one is
+// acknowledged, sending again what is unanswered until ctx ends.
+func (p *publisher) publish(ctx context.Context, b *pubBatch, clock *shardClock) error {
+	bufp := recBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 8<<20 {
+			recBufPool.Put(bufp)
+		}
+	}()
+	p.acks.register(b)
+	defer p.acks.unregister(b)
+	clock.mu.Lock()
+	var err error
+	*bufp, err = b.stamp(clock, (*bufp)[:0], p.maxPayload(), p.nonceHexLen)
+	if err == nil {
+		if err = p.send(ctx, b); err == errSendAgain {
+			err = nil // await sends it again
+		}
+	}
+	clock.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return p.await(ctx, b)
+}
+
+// maxPayload is the server's limit for one message, headers included.
+func (p *publisher) maxPayload() int {
+	if mp := p.nc.MaxPayload(); mp > 0 {
+		return int(mp)
+	}
+	return 1 << 20
+}
+
+// await waits until every message of b is acknowledged; unanswered or refused
+// messages are sent again with the same ids, with backoff, until the deadline.
+func (p *publisher) await(ctx context.Context, b *pubBatch) error {
 	backoff := 50 * time.Millisecond
 	for {
-		if err := b.waitAcks(ctx); err != nil {
+		if err := b.waitUntil(ctx, func() bool { return b.inflight == 0 }); err != nil {
 			return err
 		}
 		b.mu.Lock()
@@ -86,37 +214,44 @@ func (a *Adapter) OnBatch(ctx context.Context, b *pubBatch) error {
 		if failed != nil {
 			return failed
 		}
-		if done == n {
+		if done == len(b.msgs) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return b.timeoutError(ctx)
+			return b.timeoutError()
 		case <-time.After(backoff):
 		}
-		if backoff < time.Second {
-			backoff *= 2
+		backoff = min(2*backoff, time.Second)
+		if err := p.recheckStreams(ctx, gone); err != nil {
+			return err
 		}
-		for k, g := range gone {
-			if g {
-				// The stream may be gone or electing a leader; the JetStream API
-				// may be electing too, so this check must not eat the deadline.
-				a.streamGone(k)
-				ectx, cancel := context.WithTimeout(ctx, time.Second)
-				err := a.ensureStream(ectx, k)
-				cancel()
-				if err != nil && CodeOf(err) != CodeTransient {
-					return err
-				}
-			}
-		}
-		if err := a.sendPending(ctx, b); err != nil && err != errSendAgain {
+		if err := p.send(ctx, b); err != nil && err != errSendAgain {
 			return err
 		}
 	}
 }
 
-func (b *pubBatch) timeoutError(ctx context.Context) error {
+// recheckStreams looks again at shards answered "no responders": the stream may
+// be gone or electing a leader, and the JetStream API may be electing too, so
+// the check must not eat the call's deadline.
+func (p *publisher) recheckStreams(ctx context.Context, gone []bool) error {
+	for k, g := range gone {
+		if !g {
+			continue
+		}
+		p.streams.gone(k)
+		ectx, cancel := context.WithTimeout(ctx, time.Second)
+		err := p.streams.ensure(ectx, k)
+		cancel()
+		if err != nil && CodeOf(err) != CodeTransient {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *pubBatch) timeoutError() error {
 	b.mu.Lock()
 	left, refusal := len(b.msgs)-b.done, b.refusal
 	b.mu.Unlock()
@@ -124,11 +259,6 @@ func (b *pubBatch) timeoutError(ctx context.Context) error {
 		return NewError(CodeTransient, "publish: %d of %d events not acknowledged in time (last refusal: %v); retry the same request", left, len(b.msgs), refusal)
 	}
 	return NewError(CodeTransient, "publish: %d of %d events not acknowledged in time; retry the same request", left, len(b.msgs))
-}
-
-// waitAcks waits until nothing is in flight, or no ack came for ackStall.
-func (b *pubBatch) waitAcks(ctx context.Context) error {
-	return b.waitUntil(ctx, func() bool { return b.inflight == 0 })
 }
 
 // waitUntil waits until ready (checked under b.mu) or no ack came for ackStall.
@@ -155,81 +285,106 @@ func (b *pubBatch) waitUntil(ctx context.Context, ready func() bool) error {
 		case <-b.progress:
 		case <-stall.C:
 		case <-ctx.Done():
-			return b.timeoutError(ctx)
+			return b.timeoutError()
 		}
 	}
 }
 
-// sendPending (re)sends every message not yet answered for good.
-func (a *Adapter) sendPending(ctx context.Context, b *pubBatch) error {
-	msg := &nats.Msg{Header: nats.Header{}}
-	hdrVal := []string{""}
-	msg.Header["Nats-Msg-Id"] = hdrVal
-	reply := make([]byte, 0, len(a.acks.prefix)+24)
-	reply = append(reply, a.acks.prefix...)
-	reply = strconv.AppendUint(reply, b.id, 10)
-	reply = append(reply, '.')
-	replyBase := len(reply)
-	id := make([]byte, 0, 64)
-
-	const chunk = 256
-	todo := make([]int, 0, chunk)
+// send (re)sends, chunk by chunk, every message not yet answered for good,
+// keeping at most publishWindow in flight.
+func (p *publisher) send(ctx context.Context, b *pubBatch) error {
+	out := p.newOutMsg(b)
 	b.mu.Lock()
 	b.lastAck = time.Now() // a stall counts from the send
 	b.mu.Unlock()
+	todo := make([]int, 0, sendChunk)
 	for i := 0; i < len(b.msgs); {
-		// Mark a chunk as sent before it goes out, so a fast ack finds it so.
-		todo = todo[:0]
-		b.mu.Lock()
-		for ; i < len(b.msgs) && len(todo) < chunk; i++ {
-			switch b.state[i] {
-			case stUnsent, stRetry:
-				b.state[i] = stSent
-				b.inflight++
-				todo = append(todo, i)
-			case stSent:
-				todo = append(todo, i) // unanswered: send again, still counted once
-			default:
-				continue
-			}
-			if b.sends[i] < 255 {
-				b.sends[i]++
-			}
-		}
-		inflight := b.inflight
-		b.mu.Unlock()
+		var inflight int
+		todo, i, inflight = b.nextChunk(todo[:0], i)
 		for jx, j := range todo {
-			m := &b.msgs[j]
-			id = b.appendMsgID(id[:0], a.nonce, m)
-			reply = strconv.AppendInt(reply[:replyBase], int64(j), 10)
-			msg.Subject = a.subjects[m.shard]
-			// nats.go copies subject, reply and header into its buffer before
-			// PublishMsg returns, so reused byte buffers are safe here.
-			msg.Reply = unsafe.String(unsafe.SliceData(reply), len(reply))
-			hdrVal[0] = unsafe.String(unsafe.SliceData(id), len(id))
-			msg.Data = m.rec
-			if err := a.nc.PublishMsg(msg); err != nil {
-				return b.sendFailed(todo[jx:], a.sendError(err))
+			if err := out.publish(p, b, j); err != nil {
+				return b.sendFailed(todo[jx:], sendError(err))
 			}
 		}
 		if inflight > publishWindow {
-			b.mu.Lock()
-			b.wantRoom = true
-			b.mu.Unlock()
-			err := b.waitUntil(ctx, func() bool { return b.inflight <= publishWindow/2 })
-			b.mu.Lock()
-			b.wantRoom = false
-			room := b.inflight <= publishWindow/2
-			b.mu.Unlock()
-			if err != nil {
-				return err
-			}
-			if !room {
-				return nil // stalled: the caller resends what is unanswered
+			if room, err := b.waitForRoom(ctx); err != nil || !room {
+				return err // stalled: await sends what is unanswered again
 			}
 		}
 	}
 	return nil
+}
+
+const sendChunk = 256
+
+// nextChunk marks up to sendChunk messages from i on as sent before they go
+// out, so a fast ack finds them so; it returns them, where to go on, and how
+// many are in flight.
+func (b *pubBatch) nextChunk(todo []int, i int) ([]int, int, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ; i < len(b.msgs) && len(todo) < sendChunk; i++ {
+		switch b.state[i] {
+		case stUnsent, stRetry:
+			b.state[i] = stSent
+			b.inflight++
+		case stSent:
+			// unanswered: send again, still counted once
+		default:
+			continue
+		}
+		todo = append(todo, i)
+		if b.sends[i] < 255 {
+			b.sends[i]++
+		}
+	}
+	return todo, i, b.inflight
+}
+
+// waitForRoom waits until half the window is free; room is false on a stall.
+func (b *pubBatch) waitForRoom(ctx context.Context) (room bool, err error) {
+	b.mu.Lock()
+	b.wantRoom = true
+	b.mu.Unlock()
+	err = b.waitUntil(ctx, func() bool { return b.inflight <= publishWindow/2 })
+	b.mu.Lock()
+	b.wantRoom = false
+	room = b.inflight <= publishWindow/2
+	b.mu.Unlock()
+	return room, err
+}
+
+// outMsg is one reusable message whose subject, reply and id change per send.
+type outMsg struct {
+	msg       *nats.Msg
+	hdrVal    []string
+	reply, id []byte
+	replyBase int
+}
+
+func (p *publisher) newOutMsg(b *pubBatch) *outMsg {
+	o := &outMsg{msg: &nats.Msg{Header: nats.Header{}}, hdrVal: []string{""}, id: make([]byte, 0, 64)}
+	o.msg.Header["Nats-Msg-Id"] = o.hdrVal
+	o.reply = make([]byte, 0, len(p.acks.prefix)+24)
+	o.reply = append(o.reply, p.acks.prefix...)
+	o.reply = strconv.AppendUint(o.reply, b.id, 10)
+	o.reply = append(o.reply, '.')
+	o.replyBase = len(o.reply)
+	return o
+}
+
+// publish sends message j of b with the reply subject <acks prefix><batch>.<j>.
+func (o *outMsg) publish(p *publisher, b *pubBatch, j int) error {
+	m := &b.msgs[j]
+	o.id = b.appendMsgID(o.id[:0], p.nonce, m)
+	o.reply = strconv.AppendInt(o.reply[:o.replyBase], int64(j), 10)
+	o.msg.Subject = p.subjects[m.shard]
+	// nats.go copies subject, reply and header into its buffer before
+	// PublishMsg returns, so reused byte buffers are safe here.
+	o.msg.Reply = unsafe.String(unsafe.SliceData(o.reply), len(o.reply))
+	o.hdrVal[0] = unsafe.String(unsafe.SliceData(o.id), len(o.id))
+	o.msg.Data = m.rec
+	return p.nc.PublishMsg(o.msg)
 }
 
 // errSendAgain says a send failed for now (a broken or reconnecting
@@ -254,14 +409,97 @@ func (b *pubBatch) sendFailed(unsent []int, err error) error {
 	return err
 }
 
-func (a *Adapter) sendError(err error) error {
-	switch CodeOf(err) {
-	case CodeShutdown:
-		return wrapError(CodeShutdown, err, "publish")
-	case CodeTooLarge:
-		return wrapError(CodeTooLarge, err, "publish")
+func sendError(err error) error {
+	switch code := CodeOf(err); code {
+	case CodeShutdown, CodeTooLarge:
+		return wrapError(code, err, "publish")
 	}
 	return wrapError(CodeTransient, err, "publish")
+}
+
+// onAck takes JetStream's answer to message idx.
+func (b *pubBatch) onAck(idx int, m *nats.Msg) {
+	seq, dup, fail := parsePubAck(m)
+	b.mu.Lock()
+	if b.state[idx] == stSent {
+		b.inflight--
+		switch {
+		case fail == nil:
+			b.stored(idx, seq, dup)
+		case CodeOf(fail) == CodeTransient:
+			b.state[idx] = stRetry
+			b.refusal = fail
+			if fail == errNoResponders {
+				b.gone[b.msgs[idx].shard] = true
+			}
+		default:
+			b.state[idx] = stFailed
+			b.done++
+			if b.failed == nil {
+				b.failed = wrapError(CodeOf(fail), fail, "event %d", idx)
+			}
+		}
+	}
+	b.lastAck = time.Now()
+	wake := b.inflight == 0 || (b.wantRoom && b.inflight <= publishWindow/2)
+	b.mu.Unlock()
+	if wake {
+		select {
+		case b.progress <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stored records a positive ack under b.mu. A duplicate answer to a message
+// sent again in this call most likely means its first send was stored: that
+// counts as a publish.
+func (b *pubBatch) stored(idx int, seq uint64, dup bool) {
+	if dup && b.sends[idx] == 1 {
+		b.state[idx] = stDuplicate
+		b.dups++
+	} else {
+		b.state[idx] = stStored
+	}
+	if b.seqs != nil {
+		b.seqs[idx] = seq
+	}
+	b.done++
+}
+
+var errNoResponders = NewError(CodeTransient, "no stream answered (missing or electing a leader)")
+
+// parsePubAck reads {"stream":…,"seq":n,"duplicate":true} or {"error":{…}}
+// without building a map: there is one per message.
+func parsePubAck(m *nats.Msg) (seq uint64, dup bool, fail error) {
+	if len(m.Data) == 0 {
+		if m.Header.Get("Status") == "503" {
+			return 0, false, errNoResponders
+		}
+		return 0, false, NewError(CodeTransient, "unexpected ack status %q", m.Header.Get("Status"))
+	}
+	var errObj []byte
+	err := eachFieldRaw(m.Data, func(key, v []byte) error {
+		switch string(key) {
+		case "seq":
+			seq, _ = parseUintDec(v)
+		case "duplicate":
+			dup = string(v) == "true"
+		case "error":
+			errObj = v
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, NewError(CodeTransient, "malformed ack %q", clip(m.Data))
+	}
+	if errObj != nil {
+		return 0, false, decodeAPIError(errObj)
+	}
+	if seq == 0 {
+		return 0, false, NewError(CodeTransient, "ack without sequence %q", clip(m.Data))
+	}
+	return seq, dup, nil
 }
 
 // appendMsgID writes the Nats-Msg-Id: B:i with a batch_id, else N:k:S:i.
@@ -285,4 +523,31 @@ func msgIDLen(batchID string, nonceHexLen, shard int, start uint64, part int) in
 		return len(batchID) + 1 + decLen(uint64(part))
 	}
 	return nonceHexLen + 3 + decLen(uint64(shard)) + decLen(start) + decLen(uint64(part))
+}
+
+// encodeResponse writes {"published":n,"duplicates":d,"acks":[…]?}.
+func (b *pubBatch) encodeResponse() []byte {
+	n := len(b.msgs)
+	out := make([]byte, 0, 40+len(b.seqs)*48)
+	out = append(out, `{"published":`...)
+	out = strconv.AppendInt(out, int64(n-b.dups), 10)
+	out = append(out, `,"duplicates":`...)
+	out = strconv.AppendInt(out, int64(b.dups), 10)
+	if b.seqs != nil {
+		out = append(out, `,"acks":[`...)
+		for i := range b.msgs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"shard":`...)
+			out = strconv.AppendUint(out, uint64(b.msgs[i].shard), 10)
+			out = append(out, `,"seq":"`...)
+			out = strconv.AppendUint(out, b.seqs[i], 10)
+			out = append(out, `","duplicate":`...)
+			out = strconv.AppendBool(out, b.state[i] == stDuplicate)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	return append(out, '}')
 }

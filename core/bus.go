@@ -15,16 +15,10 @@ const (
 // Bus is one handle: a connection, its streams and its counters. Every method is
 // safe for concurrent use.
 type Bus struct {
-	cfg Config
-	log *logger
-	js  *Adapter
-
-	// Per shard: the last timestamp given and the events sent, for t and N:k:S:i.
-	// Held from stamping a call's events until they are sent, so stream order
-	// and timestamp order agree within a handle (a retry may still reorder).
-	clockMu sync.Mutex
-	lastTS  []uint64
-	sent    []uint64
+	cfg   Config
+	log   *logger
+	js    *adapter
+	clock *shardClock
 
 	mu     sync.Mutex
 	closed bool
@@ -44,14 +38,13 @@ func Open(config []byte) (*Bus, error) {
 		return nil, err
 	}
 	b := &Bus{
-		cfg:    cfg,
-		log:    newLogger(cfg.LogLevel),
-		lastTS: make([]uint64, cfg.Shards),
-		sent:   make([]uint64, cfg.Shards),
+		cfg:   cfg,
+		log:   newLogger(cfg.LogLevel),
+		clock: newShardClock(cfg.Shards),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.js = newAdapter(&b.cfg, b.log)
-	if err := b.js.Init(); err != nil {
+	if err := b.js.connect(); err != nil {
 		b.cancel()
 		return nil, err
 	}
@@ -104,7 +97,7 @@ func (b *Bus) Close() error {
 			err = NewError(CodeTransient, "shutdown: calls still running after %v", drainTimeout)
 		}
 	}
-	if derr := b.js.Shutdown(); derr != nil && err == nil {
+	if derr := b.js.shutdown(); derr != nil && err == nil {
 		err = derr
 	}
 	return err
@@ -131,6 +124,3 @@ func (b *Bus) result(err error) error {
 	b.stats.countError(CodeOf(err))
 	return err
 }
-
-// Config returns the parsed configuration.
-func (b *Bus) Config() Config { return b.cfg }

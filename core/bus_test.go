@@ -730,7 +730,7 @@ func exactRequest(n int) string {
 
 func TestTooLarge(t *testing.T) {
 	b := openMem(t, `,"shards":1`)
-	limit := b.maxPayload()
+	limit := b.js.pub.maxPayload()
 	if limit != 1<<20 {
 		t.Fatalf("embedded server max_payload %d, want 1 MiB", limit)
 	}

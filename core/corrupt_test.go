@@ -212,7 +212,7 @@ func TestStoredRecordAndMsgID(t *testing.T) {
 	if len(got) != 7 {
 		t.Fatalf("polled %d events, want 7", len(got))
 	}
-	nonce := strconv.FormatUint(b.js.nonce, 16)
+	nonce := strconv.FormatUint(b.js.pub.nonce, 16)
 	wantIDs := []string{nonce + ":1:0:0", nonce + ":1:0:1", nonce + ":1:0:2", nonce + ":1:3:0", nonce + ":1:3:1", "bb:0", "bb:1"}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -174,5 +173,3 @@ func (e *embeddedServer) cleanup() {
 		os.RemoveAll(e.tmp)
 	}
 }
-
-func (e *embeddedServer) String() string { return fmt.Sprintf("embedded(%s)", e.key) }

@@ -2,12 +2,14 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Code is the result class of a call; the values are the C ABI's MESH_* codes.
@@ -125,6 +127,61 @@ func wrapError(code Code, cause error, format string, args ...any) error {
 var (
 	errShutdown = &Error{Code: CodeShutdown, Msg: "the bus is shut down"}
 )
+
+// apiErrorCode classifies a JetStream answer by its HTTP-like status and
+// err_code; it is the one place that decides which server answers a retry may cure.
+func apiErrorCode(status, errCode int) Code {
+	switch {
+	case errCode == 10158: // a message with this id is being stored right now
+		return CodeTransient
+	case errCode == 10054: // message size exceeds maximum allowed
+		return CodeTooLarge
+	case status == 503 || status == 408 || status == 429:
+		return CodeTransient
+	case status == 401 || status == 403:
+		return CodeConnection
+	}
+	return CodeFatal
+}
+
+// apiErrorJSON is JetStream's {"code":…,"err_code":…,"description":…}.
+type apiErrorJSON struct {
+	Code        int    `json:"code"`
+	ErrCode     int    `json:"err_code"`
+	Description string `json:"description"`
+}
+
+func (e apiErrorJSON) err() error {
+	return NewError(apiErrorCode(e.Code, e.ErrCode), "JetStream: %s (%d/%d)", e.Description, e.Code, e.ErrCode)
+}
+
+// decodeAPIError reads the error object of a JetStream reply.
+func decodeAPIError(v []byte) error {
+	var e apiErrorJSON
+	if err := json.Unmarshal(v, &e); err != nil {
+		return NewError(CodeTransient, "malformed JetStream error %q", clip(v))
+	}
+	return e.err()
+}
+
+// classifyAPIError gives a failed JetStream API call (stream lookup or creation)
+// its code, with what names the call.
+func classifyAPIError(what string, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr):
+		return wrapError(apiErrorCode(apiErr.Code, int(apiErr.ErrorCode)), err, "%s", what)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return wrapError(CodeConnection, err, "%s", what)
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return wrapError(CodeTransient, err, "%s: JetStream did not answer", what)
+	}
+	code := CodeOf(err)
+	if code == CodeInternal {
+		code = CodeTransient
+	}
+	return wrapError(code, err, "%s", what)
+}
 
 // CodeOf maps any error to exactly one code. It is the only place that does.
 func CodeOf(err error) Code {

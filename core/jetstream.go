@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,105 +14,48 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Adapter is the JetStream side of the bus, with the semantics of net-mesh's
+// adapter is the JetStream side of a bus, with the semantics of net-mesh's
 // JetStream adapter: one stream per shard, created lazily and once, pipelined
-// publishes with message ids, and direct-get reads by sequence.
-type Adapter struct {
+// publishes with message ids, and direct-get reads by sequence. It owns the
+// connection; the parts below get what they need of it.
+type adapter struct {
 	cfg      *Config
 	log      *logger
 	embedded *embeddedServer
 
-	nc          *nats.Conn
-	js          jetstream.JetStream
-	subjects    []string // per shard
-	streams     []streamSlot
-	nonce       uint64
-	nonceHexLen int
-
-	batchGet atomic.Bool // server answers batched direct gets (2.11+)
+	nc       *nats.Conn
+	subjects []string // per shard
 	version  string
+	batchGet atomic.Bool // server answers batched direct gets (2.11+)
 
-	acks  ackRouter
-	reads readRouter
-	wake  notifier
+	streams *streamSet
+	pub     publisher
+	acks    ackRouter
+	reads   readRouter
+	wake    notifier
 
-	initialized atomic.Bool
-}
-
-// streamSlot makes stream creation single-flight per shard.
-type streamSlot struct {
-	mu    sync.Mutex
-	ready atomic.Bool
+	open atomic.Bool
 }
 
 const drainTimeout = 10 * time.Second
 
-func newAdapter(cfg *Config, log *logger) *Adapter {
-	a := &Adapter{cfg: cfg, log: log}
-	a.subjects = make([]string, cfg.Shards)
+func newAdapter(cfg *Config, log *logger) *adapter {
+	a := &adapter{cfg: cfg, log: log, subjects: make([]string, cfg.Shards)}
 	for k := range a.subjects {
 		a.subjects[k] = subjectName(cfg.Prefix, k)
 	}
-	a.streams = make([]streamSlot, cfg.Shards)
-	a.nonce = randomNonce()
-	a.nonceHexLen = len(strconv.FormatUint(a.nonce, 16))
 	return a
 }
 
-// Name is the adapter's name, as in net-mesh.
-func (a *Adapter) Name() string { return "jetstream" }
-
-// Init connects (starting or joining the embedded server when no url is set),
-// detects the server's read capabilities once and opens the reply subscriptions.
-func (a *Adapter) Init() error {
-	if a.initialized.Load() {
-		return nil
+// connect connects (starting or joining the embedded server when no url is
+// set), detects the server's read capabilities once and opens the reply
+// subscriptions.
+func (a *adapter) connect() error {
+	opts, err := a.connectOptions()
+	if err != nil {
+		return err
 	}
-	opts := []nats.Option{
-		nats.Name("netmesh"),
-		nats.Timeout(a.cfg.ConnectTimeout),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-		nats.DrainTimeout(drainTimeout),
-		nats.NoCallbacksAfterClientClose(),
-		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
-			a.log.Warnf("nats: %v", err)
-		}),
-	}
-	url := a.cfg.URL
-	if url == "" {
-		e, err := acquireEmbedded(a.cfg, a.log)
-		if err != nil {
-			return err
-		}
-		a.embedded = e
-		opts = append(opts, nats.InProcessServer(e.srv))
-	} else {
-		opts = append(opts, nats.RetryOnFailedConnect(false))
-		if a.cfg.TLS.CAFile != "" {
-			opts = append(opts, nats.RootCAs(a.cfg.TLS.CAFile))
-		}
-		if a.cfg.TLS.CertFile != "" {
-			opts = append(opts, nats.ClientCert(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile))
-		}
-		if a.cfg.Auth.CredsFile != "" {
-			opts = append(opts, nats.UserCredentials(a.cfg.Auth.CredsFile))
-		}
-		if a.cfg.Auth.NkeySeedFile != "" {
-			o, err := nats.NkeyOptionFromSeed(a.cfg.Auth.NkeySeedFile)
-			if err != nil {
-				return wrapError(CodeInvalidArgument, err, "auth.nkey_seed_file")
-			}
-			opts = append(opts, o)
-		}
-	}
-	if a.cfg.Auth.User != "" {
-		opts = append(opts, nats.UserInfo(a.cfg.Auth.User, a.cfg.Auth.Password))
-	}
-	if a.cfg.Auth.Token != "" {
-		opts = append(opts, nats.Token(a.cfg.Auth.Token))
-	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(a.cfg.URL, opts...)
 	if err != nil {
 		a.releaseEmbedded()
 		return wrapError(CodeConnection, errors.New(redactError(err.Error(), a.cfg)), "connect to %s", a.serverLabel())
@@ -122,34 +63,88 @@ func (a *Adapter) Init() error {
 	a.nc = nc
 	a.version = nc.ConnectedServerVersion()
 	a.batchGet.Store(versionAtLeast(a.version, 2, 11))
-	if a.js, err = jetstream.New(nc); err != nil {
+	js, err := jetstream.New(nc)
+	if err != nil {
 		a.close()
 		return wrapError(CodeInternal, err, "jetstream context")
 	}
+	a.streams = newStreamSet(js, a.cfg, a.subjects)
 	inbox := nats.NewInbox()
-	if err := a.acks.start(a, inbox+".a."); err != nil {
+	if err := a.acks.start(nc, a.log, inbox+".a."); err != nil {
 		a.close()
 		return err
 	}
-	if err := a.reads.start(a, inbox+".r."); err != nil {
+	if err := a.reads.start(nc, a.log, inbox+".r.", a.streams.names, a.subjects, &a.batchGet); err != nil {
 		a.close()
 		return err
 	}
-	a.wake.init(a, a.cfg.Prefix+".shard.*")
-	a.warnExtraShards()
-	a.initialized.Store(true)
+	nonce := randomNonce()
+	a.pub = publisher{nc: nc, subjects: a.subjects, streams: a.streams, acks: &a.acks,
+		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
+	a.wake.init(nc, a.cfg.Prefix+".shard.*")
+	a.warnExtraShards(js)
+	a.open.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())
 	return nil
+}
+
+// connectOptions are the nats.go options of the config; without url it
+// starts or joins the embedded server.
+func (a *adapter) connectOptions() ([]nats.Option, error) {
+	c := a.cfg
+	opts := []nats.Option{
+		nats.Name("netmesh"),
+		nats.Timeout(c.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DrainTimeout(drainTimeout),
+		nats.NoCallbacksAfterClientClose(),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			a.log.Warnf("nats: %v", err)
+		}),
+	}
+	if c.Auth.User != "" {
+		opts = append(opts, nats.UserInfo(c.Auth.User, c.Auth.Password))
+	}
+	if c.Auth.Token != "" {
+		opts = append(opts, nats.Token(c.Auth.Token))
+	}
+	if c.URL == "" {
+		e, err := acquireEmbedded(c, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.embedded = e
+		return append(opts, nats.InProcessServer(e.srv)), nil
+	}
+	opts = append(opts, nats.RetryOnFailedConnect(false))
+	if c.TLS.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.TLS.CAFile))
+	}
+	if c.TLS.CertFile != "" {
+		opts = append(opts, nats.ClientCert(c.TLS.CertFile, c.TLS.KeyFile))
+	}
+	if c.Auth.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.Auth.CredsFile))
+	}
+	if c.Auth.NkeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(c.Auth.NkeySeedFile)
+		if err != nil {
+			return nil, wrapError(CodeInvalidArgument, err, "auth.nkey_seed_file")
+		}
+		opts = append(opts, o)
+	}
+	return opts, nil
 }
 
 // warnExtraShards logs streams of this prefix beyond the configured shard count:
 // shards and prefix live in each handle's config, not on the server, so a handle
 // configured with fewer shards than a writer would silently never read some.
-func (a *Adapter) warnExtraShards() {
+func (a *adapter) warnExtraShards(js jetstream.JetStream) {
 	// Only a warning: never hold up Init for long (a cluster may be electing).
 	ctx, cancel := context.WithTimeout(context.Background(), min(a.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()
-	names := a.js.StreamNames(ctx, jetstream.WithStreamListSubject(a.cfg.Prefix+".shard.*"))
+	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(a.cfg.Prefix+".shard.*"))
 	head := a.cfg.Prefix + "_shard_"
 	for name := range names.Name() {
 		if k, ok := parseUintDec([]byte(strings.TrimPrefix(name, head))); ok && strings.HasPrefix(name, head) && k >= uint64(a.cfg.Shards) {
@@ -158,7 +153,7 @@ func (a *Adapter) warnExtraShards() {
 	}
 }
 
-func (a *Adapter) serverLabel() string {
+func (a *adapter) serverLabel() string {
 	if a.embedded != nil {
 		return a.embedded.clientURL()
 	}
@@ -195,150 +190,47 @@ func versionAtLeast(v string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
-// IsHealthy reports whether the adapter is initialized and connected.
-func (a *Adapter) IsHealthy() bool {
-	return a.initialized.Load() && a.nc != nil && a.nc.IsConnected()
+// healthy reports whether the adapter is open and connected.
+func (a *adapter) healthy() bool {
+	return a.open.Load() && a.nc != nil && a.nc.IsConnected()
 }
 
-// Flush is a no-op: publishes return only once JetStream has acknowledged them.
-func (a *Adapter) Flush() error { return nil }
-
-// Shutdown drains the connection under a bound and releases the embedded server.
+// shutdown drains the connection under a bound and releases the embedded server.
 // A drain that times out still releases everything and answers transient.
-func (a *Adapter) Shutdown() error {
-	if !a.initialized.Swap(false) {
+func (a *adapter) shutdown() error {
+	if !a.open.Swap(false) {
 		return errShutdown
 	}
 	a.wake.stop()
 	var err error
-	if a.nc != nil {
-		if derr := a.nc.Drain(); derr != nil {
-			a.nc.Close()
-		}
-		// Drain closes the connection itself within DrainTimeout.
-		deadline := time.Now().Add(drainTimeout + time.Second)
-		for !a.nc.IsClosed() && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond)
-		}
-		if !a.nc.IsClosed() || errors.Is(a.nc.LastError(), nats.ErrDrainTimeout) {
-			err = NewError(CodeTransient, "shutdown: drain timed out after %v; connection closed", drainTimeout)
-		}
+	if derr := a.nc.Drain(); derr != nil {
 		a.nc.Close()
 	}
+	// Drain closes the connection itself within DrainTimeout.
+	deadline := time.Now().Add(drainTimeout + time.Second)
+	for !a.nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !a.nc.IsClosed() || errors.Is(a.nc.LastError(), nats.ErrDrainTimeout) {
+		err = NewError(CodeTransient, "shutdown: drain timed out after %v; connection closed", drainTimeout)
+	}
+	a.nc.Close()
 	a.releaseEmbedded()
 	return err
 }
 
-func (a *Adapter) close() {
+func (a *adapter) close() {
 	if a.nc != nil {
 		a.nc.Close()
 	}
 	a.releaseEmbedded()
 }
 
-func (a *Adapter) releaseEmbedded() {
+func (a *adapter) releaseEmbedded() {
 	if a.embedded != nil {
 		a.embedded.release()
 		a.embedded = nil
 	}
-}
-
-// ensureStream creates the shard's stream on first use; an existing stream is
-// used as it is. Concurrent first uses of one shard make one request.
-func (a *Adapter) ensureStream(ctx context.Context, shard int) error {
-	slot := &a.streams[shard]
-	if slot.ready.Load() {
-		return nil
-	}
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if slot.ready.Load() {
-		return nil
-	}
-	name := streamName(a.cfg.Prefix, shard)
-	st, err := a.js.Stream(ctx, name)
-	if err == nil {
-		if err := a.checkExisting(st.CachedInfo().Config, shard); err != nil {
-			return err
-		}
-	} else if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = a.js.CreateStream(ctx, a.streamConfig(shard))
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			err = nil // created concurrently elsewhere
-		}
-	}
-	if err != nil {
-		return classifyAPIError(fmt.Sprintf("stream %s", name), err)
-	}
-	slot.ready.Store(true)
-	return nil
-}
-
-// checkExisting accepts a stream made elsewhere (net-mesh, an operator) as it is,
-// unless netmesh could not work with it.
-func (a *Adapter) checkExisting(c jetstream.StreamConfig, shard int) error {
-	if !c.AllowDirect {
-		return NewError(CodeFatal, "stream %s exists without allow_direct; netmesh reads it with direct gets", c.Name)
-	}
-	for _, s := range c.Subjects {
-		if s == a.subjects[shard] {
-			return nil
-		}
-	}
-	return NewError(CodeFatal, "stream %s exists without the subject %s", c.Name, a.subjects[shard])
-}
-
-// streamGone marks a shard's stream for re-creation (e.g. after it was deleted).
-func (a *Adapter) streamGone(shard int) { a.streams[shard].ready.Store(false) }
-
-func (a *Adapter) streamConfig(shard int) jetstream.StreamConfig {
-	c := jetstream.StreamConfig{
-		Name:        streamName(a.cfg.Prefix, shard),
-		Subjects:    []string{a.subjects[shard]},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    a.cfg.Replicas,
-		Discard:     jetstream.DiscardOld,
-		AllowDirect: true,
-		Duplicates:  a.cfg.DedupWindow,
-		MaxMsgs:     -1,
-		MaxBytes:    -1,
-		MaxAge:      a.cfg.MaxAge,
-	}
-	if a.cfg.Embedded.Memory && a.cfg.URL == "" {
-		c.Storage = jetstream.MemoryStorage
-	}
-	if a.cfg.MaxMessages > 0 {
-		c.MaxMsgs = a.cfg.MaxMessages
-	}
-	if a.cfg.MaxBytes > 0 {
-		c.MaxBytes = a.cfg.MaxBytes
-	}
-	return c
-}
-
-// classifyAPIError maps a JetStream API failure to a code.
-func classifyAPIError(what string, err error) error {
-	var apiErr *jetstream.APIError
-	switch {
-	case errors.As(err, &apiErr):
-		switch {
-		case apiErr.Code == 503 || apiErr.Code == 408 || apiErr.Code == 429:
-			return wrapError(CodeTransient, err, "%s", what)
-		case apiErr.Code == 401 || apiErr.Code == 403:
-			return wrapError(CodeConnection, err, "%s", what)
-		}
-		return wrapError(CodeFatal, err, "%s", what)
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-		return wrapError(CodeConnection, err, "%s", what)
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
-		return wrapError(CodeTransient, err, "%s: JetStream did not answer", what)
-	}
-	code := CodeOf(err)
-	if code == CodeInternal {
-		code = CodeTransient
-	}
-	return wrapError(code, err, "%s", what)
 }
 
 func randomNonce() uint64 {

@@ -3,9 +3,11 @@ package core
 import (
 	"bytes"
 	"encoding/json"
-	gojson "github.com/goccy/go-json"
+	"regexp"
 	"strconv"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // The request parsers share this strict reader: the input is checked once for UTF-8
@@ -279,6 +281,15 @@ func stringField(field string, v []byte) (string, error) {
 		return "", NewError(CodeInvalidArgument, "%s must be a string, got %s", field, clip(v))
 	}
 	return s, nil
+}
+
+// patternField parses a string that must match re (whose text is pattern).
+func patternField(field string, v []byte, re *regexp.Regexp, pattern string) (string, error) {
+	s, err := stringField(field, v)
+	if err == nil && !re.MatchString(s) {
+		err = NewError(CodeInvalidArgument, "%s must match %s, got %q", field, pattern, clip([]byte(s)))
+	}
+	return s, err
 }
 
 func boolField(field string, v []byte) (bool, error) {

@@ -40,7 +40,6 @@ func (l *logger) logf(level int, prefix, format string, args ...any) {
 func (l *logger) Errorf(format string, args ...any) { l.logf(levelError, "error: ", format, args...) }
 func (l *logger) Warnf(format string, args ...any)  { l.logf(levelWarn, "warn: ", format, args...) }
 func (l *logger) Infof(format string, args ...any)  { l.logf(levelInfo, "", format, args...) }
-func (l *logger) Debugf(format string, args ...any) { l.logf(levelDebug, "debug: ", format, args...) }
 
 // serverLogger adapts to nats-server's Logger, which calls Noticef for routine news.
 func (l *logger) serverLogger() serverLog { return serverLog{l} }

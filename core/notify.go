@@ -10,7 +10,7 @@ import (
 // subject. It subscribes only while someone waits: JetStream publishes are plain
 // subject messages, so the subscription sees them as they are stored.
 type notifier struct {
-	a       *Adapter
+	nc      *nats.Conn
 	subject string
 	mu      sync.Mutex
 	waiters int
@@ -19,8 +19,8 @@ type notifier struct {
 	stopped bool
 }
 
-func (n *notifier) init(a *Adapter, subject string) {
-	n.a, n.subject, n.ch = a, subject, make(chan struct{})
+func (n *notifier) init(nc *nats.Conn, subject string) {
+	n.nc, n.subject, n.ch = nc, subject, make(chan struct{})
 }
 
 // acquire registers a waiter; the subscription is in place when it returns, and
@@ -33,7 +33,7 @@ func (n *notifier) acquire() error {
 	}
 	n.waiters++
 	if n.sub == nil {
-		sub, err := n.a.nc.Subscribe(n.subject, func(*nats.Msg) {
+		sub, err := n.nc.Subscribe(n.subject, func(*nats.Msg) {
 			n.mu.Lock()
 			close(n.ch)
 			n.ch = make(chan struct{})

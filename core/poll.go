@@ -156,7 +156,7 @@ func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) er
 	}
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
-	if err := b.js.readAll(ctx, reads); err != nil {
+	if err := b.js.reads.readAll(ctx, reads); err != nil {
 		return err
 	}
 	for _, rd := range reads {
@@ -216,7 +216,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot in
 		if len(reads) == 0 {
 			break
 		}
-		if err := a.readAll(ctx, reads); err != nil {
+		if err := a.reads.readAll(ctx, reads); err != nil {
 			return nil, err
 		}
 		good, bytes := 0, 0

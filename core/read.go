@@ -89,18 +89,25 @@ func newReadGroup(reads []*shardRead) *readGroup {
 }
 
 type readRouter struct {
-	a      *Adapter
-	prefix string
-	sub    *nats.Subscription
-	mu     sync.Mutex
-	m      map[uint64]*shardRead
-	next   uint64
+	nc       *nats.Conn
+	prefix   string
+	getSubj  []string // per shard: $JS.API.DIRECT.GET.<stream>
+	subjects []string // per shard
+	batchGet *atomic.Bool
+	sub      *nats.Subscription
+	mu       sync.Mutex
+	m        map[uint64]*shardRead
+	next     uint64
 }
 
-func (r *readRouter) start(a *Adapter, prefix string) error {
-	r.a, r.prefix, r.m = a, prefix, map[uint64]*shardRead{}
-	sub, err := a.nc.Subscribe(prefix+">", func(m *nats.Msg) {
-		defer recoverLog(a.log, "read handler")
+func (r *readRouter) start(nc *nats.Conn, log *logger, prefix string, streams, subjects []string, batchGet *atomic.Bool) error {
+	r.nc, r.prefix, r.subjects, r.batchGet, r.m = nc, prefix, subjects, batchGet, map[uint64]*shardRead{}
+	r.getSubj = make([]string, len(streams))
+	for k, name := range streams {
+		r.getSubj[k] = "$JS.API.DIRECT.GET." + name
+	}
+	sub, err := nc.Subscribe(prefix+">", func(m *nats.Msg) {
+		defer recoverLog(log, "read handler")
 		r.handle(m)
 	})
 	if err != nil {
@@ -127,7 +134,6 @@ func (r *readRouter) reply(rd *shardRead) string {
 }
 
 func (r *readRouter) request(rd *shardRead, seq uint64) error {
-	a := r.a
 	rd.start, rd.mark, rd.markBytes = seq, len(rd.acc.entries), rd.acc.bytes
 	body := make([]byte, 0, 96)
 	switch rd.mode {
@@ -147,15 +153,14 @@ func (r *readRouter) request(rd *shardRead, seq uint64) error {
 		body = append(body, `{"seq":`...)
 		body = strconv.AppendUint(body, seq, 10)
 		body = append(body, `,"next_by_subj":"`...)
-		body = append(body, a.subjects[rd.acc.shard]...)
+		body = append(body, r.subjects[rd.acc.shard]...)
 		body = append(body, `"}`...)
 	case modeLast:
 		body = append(body, `{"last_by_subj":"`...)
-		body = append(body, a.subjects[rd.acc.shard]...)
+		body = append(body, r.subjects[rd.acc.shard]...)
 		body = append(body, `"}`...)
 	}
-	subj := "$JS.API.DIRECT.GET." + streamName(a.cfg.Prefix, rd.acc.shard)
-	return a.nc.PublishRequest(subj, r.reply(rd), body)
+	return r.nc.PublishRequest(r.getSubj[rd.acc.shard], r.reply(rd), body)
 }
 
 // finish ends rd once; later replies to it are ignored.
@@ -208,44 +213,13 @@ func (r *readRouter) handle(m *nats.Msg) {
 func (r *readRouter) consume(rd *shardRead, m *nats.Msg) (finished bool, next uint64, err error) {
 	acc := rd.acc
 	if m.Header == nil {
-		// A message of a no_hdr batch: its sequence is known at the EOB.
-		if !rd.noHdr {
-			return true, 0, NewError(CodeFatal, "read shard %d: reply without headers", acc.shard)
-		}
-		rd.got++
-		rd.bare++
-		rd.bareBytes += len(m.Data)
-		if !acc.stopped {
-			acc.add(0, m.Data)
-		}
-		return false, 0, nil
+		return r.consumeBare(rd, m)
 	}
 	if len(m.Data) == 0 {
-		switch m.Header.Get("Status") {
-		case "204": // end of batch
-			if np, ok := parseUintDec([]byte(m.Header.Get("Nats-Num-Pending"))); ok {
-				acc.pending = int64(np)
-			}
-			if rd.bare > 0 {
-				return r.placeHeaderless(rd, m)
-			}
-			return true, 0, nil
-		case "404": // nothing at or after the sequence
-			if rd.mode != modeLast {
-				acc.pending = 0
-			}
-			return true, 0, nil
-		case "503": // no such stream: a shard never written
-			acc.pending = 0
-			return true, 0, nil
-		case "408":
-			return true, 0, NewError(CodeTransient, "read shard %d: server timeout", acc.shard)
-		case "":
-			// an empty stored payload: not a record
-		default:
-			return true, 0, NewError(CodeFatal, "read shard %d: server answered %s %s",
-				acc.shard, m.Header.Get("Status"), m.Header.Get("Description"))
+		if status := m.Header.Get("Status"); status != "" {
+			return r.consumeStatus(rd, m, status)
 		}
+		// no status: an empty stored payload, which is not a record
 	}
 	seq, ok := parseUintDec([]byte(m.Header.Get("Nats-Sequence")))
 	if !ok {
@@ -263,22 +237,59 @@ func (r *readRouter) consume(rd *shardRead, m *nats.Msg) (finished bool, next ui
 	if !acc.stopped {
 		acc.add(seq, m.Data)
 	}
-	switch rd.mode {
-	case modeBatch:
-		if m.Header.Get("Nats-Num-Pending") == "" {
-			// A server before 2.11 answered one message and will send no EOB.
-			r.a.batchGet.Store(false)
-			acc.pending = -1
-			return true, 0, nil
-		}
+	switch {
+	case rd.mode == modeBatch && m.Header.Get("Nats-Num-Pending") == "":
+		// A server before 2.11 answered one message and will send no EOB.
+		r.batchGet.Store(false)
+		acc.pending = -1
+		return true, 0, nil
+	case rd.mode == modeBatch:
 		return false, 0, nil
-	default:
-		if acc.stopped || seq == seqMax {
-			acc.pending = -1
-			return true, 0, nil
-		}
-		return false, seq + 1, nil
+	case acc.stopped || seq == seqMax:
+		acc.pending = -1
+		return true, 0, nil
 	}
+	return false, seq + 1, nil
+}
+
+// consumeBare takes a message of a no_hdr batch: its sequence is known at the EOB.
+func (r *readRouter) consumeBare(rd *shardRead, m *nats.Msg) (bool, uint64, error) {
+	if !rd.noHdr {
+		return true, 0, NewError(CodeFatal, "read shard %d: reply without headers", rd.acc.shard)
+	}
+	rd.got++
+	rd.bare++
+	rd.bareBytes += len(m.Data)
+	if !rd.acc.stopped {
+		rd.acc.add(0, m.Data)
+	}
+	return false, 0, nil
+}
+
+// consumeStatus takes a status reply: the end of a batch, or why there is none.
+func (r *readRouter) consumeStatus(rd *shardRead, m *nats.Msg, status string) (bool, uint64, error) {
+	acc := rd.acc
+	switch status {
+	case "204": // end of batch
+		if np, ok := parseUintDec([]byte(m.Header.Get("Nats-Num-Pending"))); ok {
+			acc.pending = int64(np)
+		}
+		if rd.bare > 0 {
+			return r.placeHeaderless(rd, m)
+		}
+		return true, 0, nil
+	case "404": // nothing at or after the sequence
+		if rd.mode != modeLast {
+			acc.pending = 0
+		}
+		return true, 0, nil
+	case "503": // no such stream: a shard never written
+		acc.pending = 0
+		return true, 0, nil
+	}
+	code, _ := strconv.Atoi(status)
+	return true, 0, NewError(apiErrorCode(code, 0), "read shard %d: server answered %s %s",
+		acc.shard, status, m.Header.Get("Description"))
 }
 
 // placeHeaderless gives the messages of a no_hdr batch their sequences: got
@@ -342,34 +353,15 @@ func (acc *shardAcc) add(seq uint64, data []byte) {
 	acc.entries = append(acc.entries, e)
 }
 
-// PollShard reads up to limit records of one shard after seq, as net-mesh's
-// adapter does; the bus reads several shards at once with readAll.
-func (a *Adapter) PollShard(ctx context.Context, shard int, after uint64, limit int, skipCorrupt bool) (*shardAcc, error) {
-	if !a.initialized.Load() {
-		return nil, errShutdown
-	}
-	acc := &shardAcc{shard: shard, next: after + 1, pending: -1, skipBad: skipCorrupt}
-	if after == seqMax {
-		acc.next, acc.pending = seqMax, 0
-		return acc, nil
-	}
-	mode := modeBatch
-	if !a.batchGet.Load() {
-		mode = modeWalk
-	}
-	err := a.readAll(ctx, []*shardRead{{acc: acc, want: limit, mode: mode}})
-	return acc, err
-}
-
 // readAll sends every read at once, then waits for all of them.
-func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
+func (r *readRouter) readAll(ctx context.Context, reads []*shardRead) error {
 	g := newReadGroup(reads)
 	var first error
 	for i, rd := range reads {
-		if err := a.reads.send(rd); err != nil {
+		if err := r.send(rd); err != nil {
 			first = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
 			for _, rest := range reads[i:] {
-				a.reads.finish(rest, nil)
+				r.finish(rest, nil)
 			}
 			break
 		}
@@ -384,10 +376,10 @@ func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
 				late = append(late, rd.acc.shard)
 			}
 			rd.mu.Unlock()
-			a.reads.finish(rd, nil)
+			r.finish(rd, nil)
 		}
 		if first == nil {
-			if a.isClosing(ctx) {
+			if ctx.Err() == context.Canceled {
 				first = errShutdown
 			} else {
 				first = NewError(CodeTransient, "read shards %v: no answer in time", late)
@@ -400,8 +392,4 @@ func (a *Adapter) readAll(ctx context.Context, reads []*shardRead) error {
 		}
 	}
 	return first
-}
-
-func (a *Adapter) isClosing(ctx context.Context) bool {
-	return ctx.Err() == context.Canceled
 }

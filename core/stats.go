@@ -70,7 +70,7 @@ func (b *Bus) Stats() ([]byte, error) {
 	out = append(out, `,"batched_reads":`...)
 	out = strconv.AppendBool(out, b.js.batchGet.Load())
 	out = append(out, `},"healthy":`...)
-	out = strconv.AppendBool(out, b.js.IsHealthy())
+	out = strconv.AppendBool(out, b.js.healthy())
 	out = append(out, '}')
 	return out, nil
 }

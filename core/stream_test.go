@@ -9,22 +9,11 @@ import (
 	"testing"
 )
 
-func openTestBus(t *testing.T, extra string) *Bus {
-	t.Helper()
-	cfg := fmt.Sprintf(`{"embedded":{"store_dir":%q,"memory":true}%s}`, t.TempDir(), extra)
-	b, err := Open([]byte(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 func TestExistingStreamWithoutDirectGetIsFatal(t *testing.T) {
-	b := openTestBus(t, `,"shards":1`)
-	cfg := b.js.streamConfig(0)
+	b := openMem(t, `,"shards":1`)
+	cfg := b.js.streams.config(0)
 	cfg.AllowDirect = false
-	if _, err := b.js.js.CreateStream(context.Background(), cfg); err != nil {
+	if _, err := rawJS(t, b).CreateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	_, err := b.Publish([]byte(`{"events":[1]}`))
@@ -34,16 +23,16 @@ func TestExistingStreamWithoutDirectGetIsFatal(t *testing.T) {
 }
 
 func TestExistingStreamIsUsedAsItIs(t *testing.T) {
-	b := openTestBus(t, `,"shards":1`)
-	cfg := b.js.streamConfig(0)
+	b := openMem(t, `,"shards":1`)
+	cfg := b.js.streams.config(0)
 	cfg.MaxMsgs = 3 // an operator's own limit: kept, not "fixed"
-	if _, err := b.js.js.CreateStream(context.Background(), cfg); err != nil {
+	if _, err := rawJS(t, b).CreateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Publish([]byte(`{"events":[1,2,3,4,5]}`)); err != nil {
 		t.Fatal(err)
 	}
-	st, err := b.js.js.Stream(context.Background(), cfg.Name)
+	st, err := rawJS(t, b).Stream(context.Background(), cfg.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +44,7 @@ func TestExistingStreamIsUsedAsItIs(t *testing.T) {
 
 // Concurrent first publishes to a cold shard create its stream once.
 func TestStreamCreatedOnceUnderConcurrency(t *testing.T) {
-	b := openTestBus(t, `,"shards":1`)
+	b := openMem(t, `,"shards":1`)
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := 0; i < 16; i++ {
@@ -73,12 +62,12 @@ func TestStreamCreatedOnceUnderConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	names := b.js.js.StreamNames(context.Background())
+	names := rawJS(t, b).StreamNames(context.Background())
 	n := 0
 	for range names.Name() {
 		n++
 	}
-	st, _ := b.js.js.Stream(context.Background(), "netmesh_shard_0")
+	st, _ := rawJS(t, b).Stream(context.Background(), "netmesh_shard_0")
 	info, _ := st.Info(context.Background())
 	if n != 1 || info.State.Msgs != 16 {
 		t.Fatalf("%d streams with %d messages, want 1 stream with 16", n, info.State.Msgs)
@@ -87,11 +76,11 @@ func TestStreamCreatedOnceUnderConcurrency(t *testing.T) {
 
 // A stream deleted behind the bus's back is made again by the next publish.
 func TestDeletedStreamIsRecreated(t *testing.T) {
-	b := openTestBus(t, `,"shards":1`)
+	b := openMem(t, `,"shards":1`)
 	if _, err := b.Publish([]byte(`{"events":[1]}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.js.js.DeleteStream(context.Background(), "netmesh_shard_0"); err != nil {
+	if err := rawJS(t, b).DeleteStream(context.Background(), "netmesh_shard_0"); err != nil {
 		t.Fatal(err)
 	}
 	out, err := b.Publish([]byte(`{"events":[2,3],"timeout_ms":5000}`))
@@ -106,11 +95,11 @@ func TestDeletedStreamIsRecreated(t *testing.T) {
 // Headerless batches infer sequences from the EOB; a deleted message inside the
 // range makes that impossible, and the range is read again with headers.
 func TestPollAcrossDeletedMessages(t *testing.T) {
-	b := openTestBus(t, `,"shards":1`)
+	b := openMem(t, `,"shards":1`)
 	if _, err := b.Publish([]byte(`{"events":[1,2,3,4,5,6,7,8,9,10]}`)); err != nil {
 		t.Fatal(err)
 	}
-	st, err := b.js.js.Stream(context.Background(), "netmesh_shard_0")
+	st, err := rawJS(t, b).Stream(context.Background(), "netmesh_shard_0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +156,10 @@ func TestWarnsAboutStreamsBeyondShardCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newAdapter(&c, l)
-	if err := a.Init(); err != nil {
+	if err := a.connect(); err != nil {
 		t.Fatal(err)
 	}
-	defer a.Shutdown()
+	defer a.shutdown()
 	if !strings.Contains(logged.String(), "stream netmesh_shard_3 exists, but this handle has 2 shards") {
 		t.Fatalf("no warning about shard 3; log: %q", logged.String())
 	}

@@ -36,7 +36,7 @@ func TestParsePubAck(t *testing.T) {
 				c.data, c.status, seq, dup, err, CodeOf(err), c.seq, c.dup, c.code)
 		}
 	}
-	if _, _, err := parsePubAck(&nats.Msg{Header: nats.Header{"Status": []string{"503"}}}); !errorIsNoResponders(err) {
+	if _, _, err := parsePubAck(&nats.Msg{Header: nats.Header{"Status": []string{"503"}}}); err != errNoResponders {
 		t.Errorf("503 status must mark the stream as gone, got %v", err)
 	}
 }

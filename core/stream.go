@@ -1,0 +1,119 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// streamSet owns the shard streams: one per shard, created on first use with
+// net-mesh's settings, once per shard even under concurrent first use.
+type streamSet struct {
+	js       jetstream.JetStream
+	cfg      *Config
+	names    []string // per shard
+	subjects []string // per shard
+	slots    []streamSlot
+}
+
+type streamSlot struct {
+	mu    sync.Mutex
+	ready atomic.Bool
+}
+
+func newStreamSet(js jetstream.JetStream, cfg *Config, subjects []string) *streamSet {
+	s := &streamSet{js: js, cfg: cfg, subjects: subjects,
+		names: make([]string, cfg.Shards), slots: make([]streamSlot, cfg.Shards)}
+	for k := range s.names {
+		s.names[k] = streamName(cfg.Prefix, k)
+	}
+	return s
+}
+
+// ensureAll makes sure the stream of every shard with a nonzero count exists.
+func (s *streamSet) ensureAll(ctx context.Context, perShard []uint32) error {
+	for k, c := range perShard {
+		if c > 0 {
+			if err := s.ensure(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ensure creates the shard's stream on first use; an existing stream is used
+// as it is. Concurrent first uses of one shard make one request.
+func (s *streamSet) ensure(ctx context.Context, shard int) error {
+	slot := &s.slots[shard]
+	if slot.ready.Load() {
+		return nil
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.ready.Load() {
+		return nil
+	}
+	st, err := s.js.Stream(ctx, s.names[shard])
+	if err == nil {
+		if err := s.checkExisting(st.CachedInfo().Config, shard); err != nil {
+			return err
+		}
+	} else if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = s.js.CreateStream(ctx, s.config(shard))
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			err = nil // created concurrently elsewhere
+		}
+	}
+	if err != nil {
+		return classifyAPIError("stream "+s.names[shard], err)
+	}
+	slot.ready.Store(true)
+	return nil
+}
+
+// gone marks a shard's stream for re-creation (e.g. after it was deleted).
+func (s *streamSet) gone(shard int) { s.slots[shard].ready.Store(false) }
+
+// checkExisting accepts a stream made elsewhere (net-mesh, an operator) as it is,
+// unless netmesh could not work with it.
+func (s *streamSet) checkExisting(c jetstream.StreamConfig, shard int) error {
+	if !c.AllowDirect {
+		return NewError(CodeFatal, "stream %s exists without allow_direct; netmesh reads it with direct gets", c.Name)
+	}
+	for _, subj := range c.Subjects {
+		if subj == s.subjects[shard] {
+			return nil
+		}
+	}
+	return NewError(CodeFatal, "stream %s exists without the subject %s", c.Name, s.subjects[shard])
+}
+
+func (s *streamSet) config(shard int) jetstream.StreamConfig {
+	c := jetstream.StreamConfig{
+		Name:        s.names[shard],
+		Subjects:    []string{s.subjects[shard]},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+		Duplicates:  s.cfg.DedupWindow,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      s.cfg.MaxAge,
+	}
+	if s.cfg.Embedded.Memory && s.cfg.URL == "" {
+		c.Storage = jetstream.MemoryStorage
+	}
+	if s.cfg.MaxMessages > 0 {
+		c.MaxMsgs = s.cfg.MaxMessages
+	}
+	if s.cfg.MaxBytes > 0 {
+		c.MaxBytes = s.cfg.MaxBytes
+	}
+	return c
+}
