@@ -51,7 +51,7 @@ type TLSConfig struct {
 // refuses longer requests before copying them.
 const MaxRequestBytesLimit = 1 << 30
 
-// DefaultConfig returns the defaults of DESIGN.md.
+// DefaultConfig returns the defaults (docs/reference.md, "Config").
 func DefaultConfig() Config {
 	return Config{
 		Embedded:        EmbeddedConfig{StoreDir: "netmesh-data"},
@@ -82,84 +82,135 @@ var (
 	logLevels = []string{"off", "error", "warn", "info", "debug"}
 )
 
+// intRanges are the allowed ranges of integer fields, by the range tag.
+var intRanges = map[string][2]int64{
+	"shards":        {1, maxShards},
+	"replicas":      {1, 5},
+	"duration":      {1, maxDurationMs},
+	"count":         {1, math.MaxInt64},
+	"timeout":       {1, maxTimeoutMs},
+	"request_bytes": {minRequestBytes, maxRequestBytes},
+	"limit":         {1, maxPollLimit},
+	"wait":          {0, maxWaitMs},
+}
+
+// configJSON is the mesh_init JSON; pointers are fields that may be null.
+type configJSON struct {
+	URL              *string       `json:"url"`
+	Embedded         *embeddedJSON `json:"embedded"`
+	Prefix           string        `json:"prefix"`
+	Shards           int64         `json:"shards" range:"shards"`
+	Replicas         int64         `json:"replicas" range:"replicas"`
+	DedupWindowMs    int64         `json:"dedup_window_ms" range:"duration"`
+	MaxMessages      *int64        `json:"max_messages" range:"count"`
+	MaxBytes         *int64        `json:"max_bytes" range:"count"`
+	MaxAgeMs         *int64        `json:"max_age_ms" range:"duration"`
+	ConnectTimeoutMs int64         `json:"connect_timeout_ms" range:"timeout"`
+	RequestTimeoutMs int64         `json:"request_timeout_ms" range:"timeout"`
+	MaxRequestBytes  int64         `json:"max_request_bytes" range:"request_bytes"`
+	Auth             *authJSON     `json:"auth"`
+	TLS              *tlsJSON      `json:"tls"`
+	LogLevel         string        `json:"log_level"`
+}
+
+type embeddedJSON struct {
+	StoreDir string  `json:"store_dir"`
+	Listen   *string `json:"listen"`
+	Memory   bool    `json:"memory"`
+}
+
+type authJSON struct {
+	User         *string `json:"user" secret:"true"`
+	Password     *string `json:"password" secret:"true"`
+	Token        *string `json:"token" secret:"true"`
+	CredsFile    *string `json:"creds_file" secret:"true"`
+	NkeySeedFile *string `json:"nkey_seed_file" secret:"true"`
+}
+
+type tlsJSON struct {
+	CAFile   *string `json:"ca_file"`
+	CertFile *string `json:"cert_file"`
+	KeyFile  *string `json:"key_file" secret:"true"`
+}
+
 // ParseConfig parses the mesh_init JSON strictly: unknown fields, wrong types and
 // out-of-range numbers are invalid_argument naming the field.
 func ParseConfig(data []byte) (Config, error) {
-	c := DefaultConfig()
+	d := DefaultConfig()
 	data, err := checkJSON("config", data)
 	if err != nil {
-		return c, err
+		return d, err
 	}
-	embeddedSet := false
-	err = eachField("config", data, func(key string, v []byte) error {
-		if isNull(v) {
-			switch key {
-			case "url", "embedded", "max_messages", "max_bytes", "max_age_ms", "auth", "tls":
-				return nil // null means absent / unlimited
-			}
-		}
-		var err error
-		var n int64
-		switch key {
-		case "url":
-			c.URL, err = stringField(key, v)
-			if err == nil && strings.TrimSpace(c.URL) == "" {
-				err = NewError(CodeInvalidArgument, "url must not be empty (omit it for the embedded server)")
-			}
-		case "embedded":
-			embeddedSet = true
-			err = parseEmbedded(&c.Embedded, v)
-		case "prefix":
-			c.Prefix, err = stringField(key, v)
-			if err == nil && !prefixRe.MatchString(c.Prefix) {
-				err = NewError(CodeInvalidArgument, "prefix must match [A-Za-z0-9_-]{1,64}, got %q", c.Prefix)
-			}
-		case "shards":
-			n, err = intField(key, v, 1, maxShards)
-			c.Shards = int(n)
-		case "replicas":
-			n, err = intField(key, v, 1, 5)
-			c.Replicas = int(n)
-		case "dedup_window_ms":
-			n, err = intField(key, v, 1, maxDurationMs)
-			c.DedupWindow = time.Duration(n) * time.Millisecond
-		case "max_messages":
-			c.MaxMessages, err = intField(key, v, 1, math.MaxInt64)
-		case "max_bytes":
-			c.MaxBytes, err = intField(key, v, 1, math.MaxInt64)
-		case "max_age_ms":
-			n, err = intField(key, v, 1, maxDurationMs)
-			c.MaxAge = time.Duration(n) * time.Millisecond
-		case "connect_timeout_ms":
-			n, err = intField(key, v, 1, maxTimeoutMs)
-			c.ConnectTimeout = time.Duration(n) * time.Millisecond
-		case "request_timeout_ms":
-			n, err = intField(key, v, 1, maxTimeoutMs)
-			c.RequestTimeout = time.Duration(n) * time.Millisecond
-		case "max_request_bytes":
-			n, err = intField(key, v, minRequestBytes, maxRequestBytes)
-			c.MaxRequestBytes = int(n)
-		case "auth":
-			err = parseAuth(&c.Auth, v)
-		case "tls":
-			err = parseTLS(&c.TLS, v)
-		case "log_level":
-			c.LogLevel, err = stringField(key, v)
-			if err == nil && !oneOf(c.LogLevel, logLevels) {
-				err = NewError(CodeInvalidArgument, "log_level must be one of %s, got %q", strings.Join(logLevels, ", "), c.LogLevel)
-			}
-		default:
-			err = unknownField("config", key)
-		}
-		return err
-	})
-	if err != nil {
-		return c, err
+	j := configJSON{
+		Embedded: &embeddedJSON{StoreDir: d.Embedded.StoreDir}, Prefix: d.Prefix,
+		Shards: int64(d.Shards), Replicas: int64(d.Replicas), DedupWindowMs: d.DedupWindow.Milliseconds(),
+		ConnectTimeoutMs: d.ConnectTimeout.Milliseconds(), RequestTimeoutMs: d.RequestTimeout.Milliseconds(),
+		MaxRequestBytes: int64(d.MaxRequestBytes), LogLevel: d.LogLevel,
 	}
-	if embeddedSet && c.URL != "" {
-		return c, NewError(CodeInvalidArgument, "embedded applies only without url")
+	defaultEmbedded := j.Embedded
+	if err := decodeObject("config", "", data, &j); err != nil {
+		return d, err
+	}
+	c := j.config(d)
+	if err := j.check(j.Embedded != defaultEmbedded && j.Embedded != nil); err != nil {
+		return c, err
 	}
 	return c, c.validate()
+}
+
+// config turns the decoded JSON into a Config over the defaults d.
+func (j *configJSON) config(d Config) Config {
+	c := d
+	c.URL = deref(j.URL)
+	if j.Embedded != nil {
+		c.Embedded = EmbeddedConfig{StoreDir: j.Embedded.StoreDir, Listen: deref(j.Embedded.Listen), Memory: j.Embedded.Memory}
+	}
+	c.Prefix, c.Shards, c.Replicas = j.Prefix, int(j.Shards), int(j.Replicas)
+	c.DedupWindow = time.Duration(j.DedupWindowMs) * time.Millisecond
+	c.MaxMessages, c.MaxBytes = deref(j.MaxMessages), deref(j.MaxBytes)
+	c.MaxAge = time.Duration(deref(j.MaxAgeMs)) * time.Millisecond
+	c.ConnectTimeout = time.Duration(j.ConnectTimeoutMs) * time.Millisecond
+	c.RequestTimeout = time.Duration(j.RequestTimeoutMs) * time.Millisecond
+	c.MaxRequestBytes = int(j.MaxRequestBytes)
+	if a := j.Auth; a != nil {
+		c.Auth = AuthConfig{User: deref(a.User), Password: deref(a.Password), Token: deref(a.Token),
+			CredsFile: deref(a.CredsFile), NkeySeedFile: deref(a.NkeySeedFile)}
+	}
+	if t := j.TLS; t != nil {
+		c.TLS = TLSConfig{CAFile: deref(t.CAFile), CertFile: deref(t.CertFile), KeyFile: deref(t.KeyFile)}
+	}
+	c.LogLevel = j.LogLevel
+	return c
+}
+
+// check applies the rules on single values that a type cannot say.
+func (j *configJSON) check(embeddedSet bool) error {
+	switch {
+	case j.URL != nil && strings.TrimSpace(*j.URL) == "":
+		return NewError(CodeInvalidArgument, "url must not be empty (omit it for the embedded server)")
+	case !prefixRe.MatchString(j.Prefix):
+		return NewError(CodeInvalidArgument, "prefix must match [A-Za-z0-9_-]{1,64}, got %q", j.Prefix)
+	case !oneOf(j.LogLevel, logLevels):
+		return NewError(CodeInvalidArgument, "log_level must be one of %s, got %q", strings.Join(logLevels, ", "), j.LogLevel)
+	case j.Embedded != nil && j.Embedded.StoreDir == "":
+		return NewError(CodeInvalidArgument, "embedded.store_dir must not be empty")
+	case j.Embedded != nil && j.Embedded.Listen != nil:
+		if err := checkListen(*j.Embedded.Listen); err != nil {
+			return err
+		}
+	}
+	if embeddedSet && j.URL != nil {
+		return NewError(CodeInvalidArgument, "embedded applies only without url")
+	}
+	return nil
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 func oneOf(s string, set []string) bool {
@@ -169,33 +220,6 @@ func oneOf(s string, set []string) bool {
 		}
 	}
 	return false
-}
-
-func parseEmbedded(e *EmbeddedConfig, v []byte) error {
-	return eachField("embedded", v, func(key string, v []byte) error {
-		var err error
-		switch key {
-		case "store_dir":
-			e.StoreDir, err = stringField("embedded.store_dir", v)
-			if err == nil && e.StoreDir == "" {
-				err = NewError(CodeInvalidArgument, "embedded.store_dir must not be empty")
-			}
-		case "listen":
-			if isNull(v) {
-				e.Listen = ""
-				return nil
-			}
-			e.Listen, err = stringField("embedded.listen", v)
-			if err == nil {
-				err = checkListen(e.Listen)
-			}
-		case "memory":
-			e.Memory, err = boolField("embedded.memory", v)
-		default:
-			err = unknownField("embedded", key)
-		}
-		return err
-	})
 }
 
 func checkListen(hp string) error {
@@ -217,55 +241,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func parseAuth(a *AuthConfig, v []byte) error {
-	return eachField("auth", v, func(key string, v []byte) error {
-		var err error
-		var s string
-		switch key {
-		case "user", "password", "token", "creds_file", "nkey_seed_file":
-			if isNull(v) {
-				return nil
-			}
-			s, err = stringField("auth."+key, v)
-		default:
-			return unknownField("auth", key)
-		}
-		switch key {
-		case "user":
-			a.User = s
-		case "password":
-			a.Password = s
-		case "token":
-			a.Token = s
-		case "creds_file":
-			a.CredsFile = s
-		case "nkey_seed_file":
-			a.NkeySeedFile = s
-		}
-		return err
-	})
-}
-
-func parseTLS(t *TLSConfig, v []byte) error {
-	return eachField("tls", v, func(key string, v []byte) error {
-		if isNull(v) && (key == "ca_file" || key == "cert_file" || key == "key_file") {
-			return nil
-		}
-		var err error
-		switch key {
-		case "ca_file":
-			t.CAFile, err = stringField("tls.ca_file", v)
-		case "cert_file":
-			t.CertFile, err = stringField("tls.cert_file", v)
-		case "key_file":
-			t.KeyFile, err = stringField("tls.key_file", v)
-		default:
-			err = unknownField("tls", key)
-		}
-		return err
-	})
 }
 
 // validate checks rules that span fields.

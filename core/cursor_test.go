@@ -434,3 +434,17 @@ func TestHasMore(t *testing.T) {
 		t.Fatalf("after new events: %d events has_more %v", len(r.Events), r.HasMore)
 	}
 }
+
+// A duplicate shard key is refused wherever it stands, past the 24th key too.
+func TestCursorDuplicateKeyAfterMany(t *testing.T) {
+	var js strings.Builder
+	js.WriteString("{")
+	for k := 0; k < 30; k++ {
+		fmt.Fprintf(&js, `"%d":"1",`, k)
+	}
+	js.WriteString(`"29":"2"}`)
+	_, err := decodeCursor(base64.StdEncoding.EncodeToString([]byte(js.String())), 64)
+	if CodeOf(err) != CodeInvalidArgument || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("cursor naming shard 29 twice: %v, want invalid_argument (appears twice)", err)
+	}
+}

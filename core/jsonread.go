@@ -163,23 +163,19 @@ func eachFieldRaw(d []byte, fn func(key, val []byte) error) error {
 }
 
 // eachField calls fn for each member of the object d with the key unescaped.
-// Duplicate keys are an error: a request must mean one thing.
+// Duplicate keys are an error: a request must mean one thing. A cursor may hold
+// 1024 keys, so past a few the keys seen go into a set.
 func eachField(what string, d []byte, fn func(key string, val []byte) error) error {
-	var seen [24]string
-	nseen := 0
+	var few [16]string
+	seen := few[:0]
+	var many map[string]struct{}
 	err := eachFieldRaw(d, func(rawKey, v []byte) error {
 		key, ok := unquote(rawKey)
 		if !ok {
 			return NewError(CodeInvalidArgument, "%s: malformed key", what)
 		}
-		for _, k := range seen[:nseen] {
-			if k == key {
-				return NewError(CodeInvalidArgument, "%s: field %q appears twice", what, key)
-			}
-		}
-		if nseen < len(seen) {
-			seen[nseen] = key
-			nseen++
+		if seenBefore(&seen, &many, key) {
+			return NewError(CodeInvalidArgument, "%s: field %q appears twice", what, key)
 		}
 		return fn(key, v)
 	})
@@ -187,6 +183,30 @@ func eachField(what string, d []byte, fn func(key string, val []byte) error) err
 		return NewError(CodeInvalidArgument, "%s: must be a JSON object", what)
 	}
 	return err
+}
+
+// seenBefore records key and reports whether it was there already.
+func seenBefore(seen *[]string, many *map[string]struct{}, key string) bool {
+	if *many == nil {
+		for _, k := range *seen {
+			if k == key {
+				return true
+			}
+		}
+		if len(*seen) < cap(*seen) {
+			*seen = append(*seen, key)
+			return false
+		}
+		*many = make(map[string]struct{}, 2*cap(*seen))
+		for _, k := range *seen {
+			(*many)[k] = struct{}{}
+		}
+	}
+	if _, ok := (*many)[key]; ok {
+		return true
+	}
+	(*many)[key] = struct{}{}
+	return false
 }
 
 // eachElement calls fn for each element span of the array d.

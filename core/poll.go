@@ -15,6 +15,17 @@ type pollRequest struct {
 	timeout     time.Duration
 }
 
+// pollJSON is the mesh_poll JSON; pointers are fields that may be null.
+type pollJSON struct {
+	Limit       int64   `json:"limit" range:"limit"`
+	Cursor      *string `json:"cursor"`
+	Shard       []byte  `json:"shard"` // 0..shards-1
+	Start       *string `json:"start"`
+	WaitMs      *int64  `json:"wait_ms" range:"wait"`
+	SkipCorrupt bool    `json:"skip_corrupt"`
+	TimeoutMs   *int64  `json:"timeout_ms" range:"timeout"`
+}
+
 func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
 	r := pollRequest{limit: 100, shard: -1, timeout: b.cfg.RequestTimeout}
 	if len(data) > b.cfg.MaxRequestBytes {
@@ -24,46 +35,32 @@ func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
 	if err != nil {
 		return r, err
 	}
-	err = eachField("poll request", data, func(key string, v []byte) error {
-		var err error
-		var n int64
-		if isNull(v) && (key == "cursor" || key == "shard" || key == "start" || key == "wait_ms" || key == "timeout_ms") {
-			return nil // absent
+	j := pollJSON{Limit: int64(r.limit)}
+	if err := decodeObject("poll request", "", data, &j); err != nil {
+		return r, err
+	}
+	r.limit, r.cursor, r.skipCorrupt = int(j.Limit), deref(j.Cursor), j.SkipCorrupt
+	if j.Shard != nil {
+		n, err := intField("shard", j.Shard, 0, int64(b.cfg.Shards-1))
+		if err != nil {
+			return r, err
 		}
-		switch key {
-		case "limit":
-			n, err = intField("limit", v, 1, maxPollLimit)
-			r.limit = int(n)
-		case "cursor":
-			r.cursor, err = stringField("cursor", v)
-		case "shard":
-			n, err = intField("shard", v, 0, int64(b.cfg.Shards-1))
-			r.shard = int(n)
-		case "start":
-			var s string
-			if s, err = stringField("start", v); err == nil {
-				switch s {
-				case "earliest":
-				case "latest":
-					r.latest = true
-				default:
-					err = NewError(CodeInvalidArgument, `start must be "earliest" or "latest", got %q`, clip([]byte(s)))
-				}
-			}
-		case "wait_ms":
-			n, err = intField("wait_ms", v, 0, maxWaitMs)
-			r.wait = time.Duration(n) * time.Millisecond
-		case "skip_corrupt":
-			r.skipCorrupt, err = boolField("skip_corrupt", v)
-		case "timeout_ms":
-			n, err = intField("timeout_ms", v, 1, maxTimeoutMs)
-			r.timeout = time.Duration(n) * time.Millisecond
+		r.shard = int(n)
+	}
+	if j.Start != nil {
+		switch *j.Start {
+		case "earliest":
+		case "latest":
+			r.latest = true
 		default:
-			err = unknownField("poll request", key)
+			return r, NewError(CodeInvalidArgument, `start must be "earliest" or "latest", got %q`, clip([]byte(*j.Start)))
 		}
-		return err
-	})
-	return r, err
+	}
+	r.wait = time.Duration(deref(j.WaitMs)) * time.Millisecond
+	if j.TimeoutMs != nil {
+		r.timeout = time.Duration(*j.TimeoutMs) * time.Millisecond
+	}
+	return r, nil
 }
 
 // Poll reads up to limit events after the cursor, fairly across the shards it
@@ -83,17 +80,7 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var considered []int
-	if req.shard >= 0 {
-		considered = []int{req.shard}
-	} else {
-		considered = make([]int, b.cfg.Shards)
-		for k := range considered {
-			considered[k] = k
-		}
-	}
-
-	waitUntil := time.Now().Add(req.wait)
+	considered := b.considered(req)
 	if req.wait > 0 {
 		if err := b.js.wake.acquire(); err != nil {
 			return nil, err
@@ -103,6 +90,30 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err := b.placeMissing(&pos, considered, req); err != nil {
 		return nil, err
 	}
+	res, err := b.pollWaiting(&pos, considered, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.encode(pos), nil
+}
+
+// considered lists the shards a poll reads: the request's one, or all.
+func (b *Bus) considered(req pollRequest) []int {
+	if req.shard >= 0 {
+		return []int{req.shard}
+	}
+	all := make([]int, b.cfg.Shards)
+	for k := range all {
+		all[k] = k
+	}
+	return all
+}
+
+// pollWaiting polls, and while nothing comes and wait_ms is not over, waits
+// for the next event (re-checking every second in case an event reached the
+// stream some other way) and polls again.
+func (b *Bus) pollWaiting(pos *cursorPos, considered []int, req pollRequest) (*pollResult, error) {
+	waitUntil := time.Now().Add(req.wait)
 	// Rotation follows the cursor, so each consumer's own polls move on
 	// through the shards even when several consumers share a bus.
 	var rot uint64
@@ -111,21 +122,15 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	}
 	for {
 		changed := b.js.wake.changed()
-		res, err := b.pollOnce(&pos, considered, req, int(rot%uint64(len(considered))))
-		if err != nil {
-			return nil, err
-		}
-		if res.events > 0 || res.skipped > 0 || res.hasMore || req.wait == 0 {
-			return res.encode(pos), nil
+		res, err := b.pollOnce(pos, considered, req, int(rot%uint64(len(considered))))
+		if err != nil || res.events > 0 || res.skipped > 0 || res.hasMore {
+			return res, err
 		}
 		left := time.Until(waitUntil)
 		if left <= 0 {
-			return res.encode(pos), nil
+			return res, nil
 		}
-		// Wake at the next event, and re-check every second in case an event
-		// reached the stream some other way.
-		recheck := min(left, time.Second)
-		t := time.NewTimer(recheck)
+		t := time.NewTimer(min(left, time.Second))
 		select {
 		case <-changed:
 		case <-t.C:
@@ -176,24 +181,15 @@ type pollResult struct {
 
 // pollOnce reads the considered shards in rounds, all requests of a round together.
 func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot int) (*pollResult, error) {
-	a := b.js
 	accs := make([]*shardAcc, len(considered))
 	for i, k := range considered {
-		next := pos.seq[k]
-		if next < seqMax {
-			next++
-		}
-		accs[i] = &shardAcc{shard: k, next: next, pending: -1, skipBad: req.skipCorrupt}
-		if pos.seq[k] == seqMax {
-			accs[i].pending = 0 // parked at the end
-		}
+		accs[i] = newShardAcc(k, pos.seq[k], req.skipCorrupt)
 	}
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
 
 	// Round one asks every shard for its share; later rounds give what is
 	// left to shards known to hold more, so the limit fills fairly.
-	budget := b.cfg.MaxRequestBytes
 	quota := make([]int, len(accs))
 	share := (req.limit + len(accs) - 1) / len(accs)
 	for i, acc := range accs {
@@ -201,50 +197,72 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot in
 			quota[i] = share
 		}
 	}
-	for round := 0; round < 8; round++ {
-		var reads []*shardRead
-		for i, acc := range accs {
-			if quota[i] == 0 || acc.stopped {
-				continue
-			}
-			mode := modeBatch
-			if !a.batchGet.Load() {
-				mode = modeWalk
-			}
-			reads = append(reads, &shardRead{acc: acc, want: quota[i], mode: mode})
-		}
+	for round := 0; round < 8 && quota != nil; round++ {
+		reads := b.roundReads(accs, quota)
 		if len(reads) == 0 {
 			break
 		}
-		if err := a.reads.readAll(ctx, reads); err != nil {
+		if err := b.js.reads.readAll(ctx, reads); err != nil {
 			return nil, err
 		}
-		good, bytes := 0, 0
-		for _, acc := range accs {
-			good += acc.good()
-			bytes += acc.bytes
-		}
-		remaining := req.limit - good
-		if remaining <= 0 || bytes >= budget {
-			break
-		}
-		avail := make([]int, len(accs))
-		any := false
-		for i, acc := range accs {
-			switch {
-			case acc.stopped || acc.pending == 0:
-			case acc.pending < 0:
-				avail[i], any = remaining, true
-			default:
-				avail[i], any = int(min(acc.pending, int64(remaining))), true
-			}
-		}
-		if !any {
-			break
-		}
-		quota = waterFill(avail, remaining, rot)
+		quota = nextQuota(accs, req.limit, b.cfg.MaxRequestBytes, rot)
 	}
 	return b.settle(pos, accs, req, rot)
+}
+
+// newShardAcc starts a shard's read after the cursor's position.
+func newShardAcc(shard int, after uint64, skipCorrupt bool) *shardAcc {
+	acc := &shardAcc{shard: shard, next: after, pending: -1, skipBad: skipCorrupt}
+	if after < seqMax {
+		acc.next++
+	} else {
+		acc.pending = 0 // parked at the end
+	}
+	return acc
+}
+
+// roundReads is one request per shard that has a quota and can go on.
+func (b *Bus) roundReads(accs []*shardAcc, quota []int) []*shardRead {
+	mode := modeBatch
+	if !b.js.batchGet.Load() {
+		mode = modeWalk
+	}
+	var reads []*shardRead
+	for i, acc := range accs {
+		if quota[i] > 0 && !acc.stopped {
+			reads = append(reads, &shardRead{acc: acc, want: quota[i], mode: mode})
+		}
+	}
+	return reads
+}
+
+// nextQuota shares what is left of the limit among shards known (or not known
+// not) to hold more; nil when the poll is done.
+func nextQuota(accs []*shardAcc, limit, budget, rot int) []int {
+	good, bytes := 0, 0
+	for _, acc := range accs {
+		good += acc.good()
+		bytes += acc.bytes
+	}
+	remaining := limit - good
+	if remaining <= 0 || bytes >= budget {
+		return nil
+	}
+	avail := make([]int, len(accs))
+	any := false
+	for i, acc := range accs {
+		switch {
+		case acc.stopped || acc.pending == 0:
+		case acc.pending < 0:
+			avail[i], any = remaining, true
+		default:
+			avail[i], any = int(min(acc.pending, int64(remaining))), true
+		}
+	}
+	if !any {
+		return nil
+	}
+	return waterFill(avail, remaining, rot)
 }
 
 // good counts decodable events.

@@ -24,10 +24,10 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(req.events) == 0 {
-		return []byte(`{"published":0,"duplicates":0}`), nil
-	}
 	batch := newPubBatch(req, b.cfg.Shards)
+	if len(req.events) == 0 {
+		return batch.encodeResponse(), nil
+	}
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
 	if err := b.js.streams.ensureAll(ctx, batch.perShard); err != nil {
