@@ -1,7 +1,8 @@
 /*
  * mesh_free is plain C, not a Go export: freeing never enters the Go runtime, so
  * it is cheap from any thread, including the main thread of a Node process.
- * Including the public header makes the compiler check the prototype.
+ * Its doc comment and prototype for the header are the //netmesh:c block in
+ * exports.go; including the header makes the compiler check this definition.
  */
 #include <stdlib.h>
 
