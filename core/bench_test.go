@@ -697,7 +697,7 @@ func BenchmarkPollInterleaved(b *testing.B) {
 // BenchmarkParsePublish parses a publish request of 10 and of 1000 events:
 // allocs/op must not grow with the number of events.
 func BenchmarkParsePublish(b *testing.B) {
-	bus := &Bus{cfg: DefaultConfig()}
+	bus := &Bus{cfg: defaultConfig()}
 	for _, n := range []int{10, benchBatch} {
 		req := benchPublishRequest(benchEvents(n, 0))
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {

@@ -15,7 +15,7 @@ const (
 // Bus is one handle: a connection, its streams and its counters. Every method is
 // safe for concurrent use.
 type Bus struct {
-	cfg   Config
+	cfg   busConfig
 	log   *logger
 	js    *adapter
 	clock *shardClock
@@ -33,7 +33,7 @@ type Bus struct {
 // Open parses the config JSON, connects (or starts the embedded server) and
 // returns a ready bus.
 func Open(config []byte) (*Bus, error) {
-	cfg, err := ParseConfig(config)
+	cfg, err := parseConfig(config)
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// Config is the parsed mesh_init configuration.
-type Config struct {
+// busConfig is the parsed mesh_init configuration.
+type busConfig struct {
 	URL             string // comma-separated seeds; empty: embedded server
-	Embedded        EmbeddedConfig
+	Embedded        embeddedConfig
 	Prefix          string
 	Shards          int
 	Replicas        int
@@ -24,26 +24,26 @@ type Config struct {
 	ConnectTimeout  time.Duration
 	RequestTimeout  time.Duration
 	MaxRequestBytes int
-	Auth            AuthConfig
-	TLS             TLSConfig
+	Auth            authConfig
+	TLS             tlsConfig
 	LogLevel        string
 }
 
 // EmbeddedConfig configures the in-process server used when URL is empty.
-type EmbeddedConfig struct {
+type embeddedConfig struct {
 	StoreDir string
 	Listen   string // host:port to serve other processes; empty: in-process only
 	Memory   bool
 }
 
 // AuthConfig holds credentials; they never appear in logs, errors or stats.
-type AuthConfig struct {
+type authConfig struct {
 	User, Password, Token   string
 	CredsFile, NkeySeedFile string
 }
 
 // TLSConfig configures TLS towards url servers.
-type TLSConfig struct {
+type tlsConfig struct {
 	CAFile, CertFile, KeyFile string
 }
 
@@ -52,9 +52,9 @@ type TLSConfig struct {
 const MaxRequestBytesLimit = 1 << 30
 
 // DefaultConfig returns the defaults (docs/reference.md, "Config").
-func DefaultConfig() Config {
-	return Config{
-		Embedded:        EmbeddedConfig{StoreDir: "netmesh-data"},
+func defaultConfig() busConfig {
+	return busConfig{
+		Embedded:        embeddedConfig{StoreDir: "netmesh-data"},
 		Prefix:          "netmesh",
 		Shards:          16,
 		Replicas:        1,
@@ -135,8 +135,8 @@ type tlsJSON struct {
 
 // ParseConfig parses the mesh_init JSON strictly: unknown fields, wrong types and
 // out-of-range numbers are invalid_argument naming the field.
-func ParseConfig(data []byte) (Config, error) {
-	d := DefaultConfig()
+func parseConfig(data []byte) (busConfig, error) {
+	d := defaultConfig()
 	data, err := checkJSON("config", data)
 	if err != nil {
 		return d, err
@@ -158,12 +158,12 @@ func ParseConfig(data []byte) (Config, error) {
 	return c, c.validate()
 }
 
-// config turns the decoded JSON into a Config over the defaults d.
-func (j *configJSON) config(d Config) Config {
+// config turns the decoded JSON into a busConfig over the defaults d.
+func (j *configJSON) config(d busConfig) busConfig {
 	c := d
 	c.URL = deref(j.URL)
 	if j.Embedded != nil {
-		c.Embedded = EmbeddedConfig{StoreDir: j.Embedded.StoreDir, Listen: deref(j.Embedded.Listen), Memory: j.Embedded.Memory}
+		c.Embedded = embeddedConfig{StoreDir: j.Embedded.StoreDir, Listen: deref(j.Embedded.Listen), Memory: j.Embedded.Memory}
 	}
 	c.Prefix, c.Shards, c.Replicas = j.Prefix, int(j.Shards), int(j.Replicas)
 	c.DedupWindow = time.Duration(j.DedupWindowMs) * time.Millisecond
@@ -173,11 +173,11 @@ func (j *configJSON) config(d Config) Config {
 	c.RequestTimeout = time.Duration(j.RequestTimeoutMs) * time.Millisecond
 	c.MaxRequestBytes = int(j.MaxRequestBytes)
 	if a := j.Auth; a != nil {
-		c.Auth = AuthConfig{User: deref(a.User), Password: deref(a.Password), Token: deref(a.Token),
+		c.Auth = authConfig{User: deref(a.User), Password: deref(a.Password), Token: deref(a.Token),
 			CredsFile: deref(a.CredsFile), NkeySeedFile: deref(a.NkeySeedFile)}
 	}
 	if t := j.TLS; t != nil {
-		c.TLS = TLSConfig{CAFile: deref(t.CAFile), CertFile: deref(t.CertFile), KeyFile: deref(t.KeyFile)}
+		c.TLS = tlsConfig{CAFile: deref(t.CAFile), CertFile: deref(t.CertFile), KeyFile: deref(t.KeyFile)}
 	}
 	c.LogLevel = j.LogLevel
 	return c
@@ -244,7 +244,7 @@ func isLoopback(host string) bool {
 }
 
 // validate checks rules that span fields.
-func (c *Config) validate() error {
+func (c *busConfig) validate() error {
 	a := c.Auth
 	if (a.User == "") != (a.Password == "") {
 		return NewError(CodeInvalidArgument, "auth.user and auth.password go together")
@@ -274,7 +274,7 @@ func (c *Config) validate() error {
 	if a.CredsFile != "" || a.NkeySeedFile != "" {
 		return NewError(CodeInvalidArgument, "auth.creds_file and auth.nkey_seed_file are for url servers only")
 	}
-	if c.TLS != (TLSConfig{}) {
+	if c.TLS != (tlsConfig{}) {
 		return NewError(CodeInvalidArgument, "tls is for url servers only")
 	}
 	if c.Embedded.Listen != "" {
@@ -330,10 +330,10 @@ func redactURL(list string) string {
 }
 
 // RedactedURL is the server URL with credentials hidden, for logs and stats.
-func (c *Config) RedactedURL() string { return redactURL(c.URL) }
+func (c *busConfig) RedactedURL() string { return redactURL(c.URL) }
 
 // String prints the config with the URL redacted and no credentials.
-func (c Config) String() string {
+func (c busConfig) String() string {
 	url := c.RedactedURL()
 	if url == "" {
 		url = "embedded " + c.Embedded.StoreDir
@@ -342,8 +342,8 @@ func (c Config) String() string {
 		url, c.Prefix, c.Shards, c.Replicas, c.Auth)
 }
 
-// String never shows secrets, so %v of a Config is safe to log.
-func (a AuthConfig) String() string {
+// String never shows secrets, so %v of a busConfig is safe to log.
+func (a authConfig) String() string {
 	kind := "none"
 	switch {
 	case a.Token != "":

@@ -9,8 +9,8 @@ import (
 )
 
 func TestConfigDefaults(t *testing.T) {
-	want := Config{
-		Embedded:        EmbeddedConfig{StoreDir: "netmesh-data"},
+	want := busConfig{
+		Embedded:        embeddedConfig{StoreDir: "netmesh-data"},
 		Prefix:          "netmesh",
 		Shards:          16,
 		Replicas:        1,
@@ -20,7 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxRequestBytes: 67108864,
 		LogLevel:        "warn",
 	}
-	if got := DefaultConfig(); got != want {
+	if got := defaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)
 	}
 	for _, in := range []string{"", "{}", "  {}\n", " \t\r\n ",
@@ -28,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 		`{"embedded":{},"auth":{},"tls":{}}`,
 		`{"embedded":{"listen":null}}`,
 	} {
-		got, err := ParseConfig([]byte(in))
+		got, err := parseConfig([]byte(in))
 		if err != nil {
 			t.Fatalf("ParseConfig(%q): %v", in, err)
 		}
@@ -36,7 +36,7 @@ func TestConfigDefaults(t *testing.T) {
 			t.Fatalf("ParseConfig(%q) = %+v, want defaults %+v", in, got, want)
 		}
 	}
-	if got, err := ParseConfig(nil); err != nil || got != want {
+	if got, err := parseConfig(nil); err != nil || got != want {
 		t.Fatalf("ParseConfig(nil) = %+v, %v", got, err)
 	}
 }
@@ -47,13 +47,13 @@ func TestConfigAllFields(t *testing.T) {
 	"connect_timeout_ms":123,"request_timeout_ms":456,"max_request_bytes":2048,
 	"auth":{"user":"u","password":"p"},"tls":{"ca_file":"ca","cert_file":"c","key_file":"k"},
 	"log_level":"debug"}`
-	got, err := ParseConfig([]byte(in))
+	got, err := parseConfig([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{
+	want := busConfig{
 		URL:             "nats://a:4222, nats://b:4222",
-		Embedded:        EmbeddedConfig{StoreDir: "netmesh-data"},
+		Embedded:        embeddedConfig{StoreDir: "netmesh-data"},
 		Prefix:          "my-Mesh_1",
 		Shards:          7,
 		Replicas:        3,
@@ -64,8 +64,8 @@ func TestConfigAllFields(t *testing.T) {
 		ConnectTimeout:  123 * time.Millisecond,
 		RequestTimeout:  456 * time.Millisecond,
 		MaxRequestBytes: 2048,
-		Auth:            AuthConfig{User: "u", Password: "p"},
-		TLS:             TLSConfig{CAFile: "ca", CertFile: "c", KeyFile: "k"},
+		Auth:            authConfig{User: "u", Password: "p"},
+		TLS:             tlsConfig{CAFile: "ca", CertFile: "c", KeyFile: "k"},
 		LogLevel:        "debug",
 	}
 	if got != want {
@@ -73,11 +73,11 @@ func TestConfigAllFields(t *testing.T) {
 	}
 
 	emb := `{"embedded":{"store_dir":"/tmp/x","listen":"127.0.0.1:0","memory":true},"auth":{"token":"tk"}}`
-	got, err = ParseConfig([]byte(emb))
+	got, err = parseConfig([]byte(emb))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Embedded != (EmbeddedConfig{StoreDir: "/tmp/x", Listen: "127.0.0.1:0", Memory: true}) || got.Auth.Token != "tk" {
+	if got.Embedded != (embeddedConfig{StoreDir: "/tmp/x", Listen: "127.0.0.1:0", Memory: true}) || got.Auth.Token != "tk" {
 		t.Fatalf("embedded config parsed as %+v auth %+v", got.Embedded, got.Auth)
 	}
 }
@@ -94,7 +94,7 @@ func TestConfigUnknownFields(t *testing.T) {
 		{`{"tls":{"ca":"x"}}`, "ca"},
 		{`{"tls":{"bogus":null}}`, "bogus"},
 	} {
-		_, err := ParseConfig([]byte(tc.in))
+		_, err := parseConfig([]byte(tc.in))
 		if err == nil {
 			t.Errorf("ParseConfig(%s): accepted an unknown field", tc.in)
 			continue
@@ -150,7 +150,7 @@ func TestConfigWrongTypes(t *testing.T) {
 		{`{"url":"nats://h:1,,nats://h:2"}`, "empty"},
 		{`{"max_age_ms":1000}`, "dedup_window_ms"},
 	} {
-		_, err := ParseConfig([]byte(tc.in))
+		_, err := parseConfig([]byte(tc.in))
 		if err == nil {
 			t.Errorf("ParseConfig(%s): accepted", tc.in)
 			continue
@@ -165,26 +165,26 @@ func TestConfigNumericRanges(t *testing.T) {
 	type rng struct {
 		field, base string // base: other fields the case needs
 		lo, hi      int64
-		get         func(Config) int64
+		get         func(busConfig) int64
 	}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	const url = `"url":"nats://127.0.0.1:4222",`
 	maxMs := int64(math.MaxInt64 / int64(time.Millisecond))
 	for _, r := range []rng{
-		{"shards", "", 1, 1024, func(c Config) int64 { return int64(c.Shards) }},
-		{"replicas", url, 1, 5, func(c Config) int64 { return int64(c.Replicas) }},
-		{"dedup_window_ms", "", 1, maxMs, func(c Config) int64 { return ms(c.DedupWindow) }},
-		{"max_messages", "", 1, math.MaxInt64, func(c Config) int64 { return c.MaxMessages }},
-		{"max_bytes", "", 1, math.MaxInt64, func(c Config) int64 { return c.MaxBytes }},
-		{"max_age_ms", `"dedup_window_ms":1,`, 1, maxMs, func(c Config) int64 { return ms(c.MaxAge) }},
-		{"connect_timeout_ms", "", 1, 3600000, func(c Config) int64 { return ms(c.ConnectTimeout) }},
-		{"request_timeout_ms", "", 1, 3600000, func(c Config) int64 { return ms(c.RequestTimeout) }},
-		{"max_request_bytes", "", 1024, 1073741824, func(c Config) int64 { return int64(c.MaxRequestBytes) }},
+		{"shards", "", 1, 1024, func(c busConfig) int64 { return int64(c.Shards) }},
+		{"replicas", url, 1, 5, func(c busConfig) int64 { return int64(c.Replicas) }},
+		{"dedup_window_ms", "", 1, maxMs, func(c busConfig) int64 { return ms(c.DedupWindow) }},
+		{"max_messages", "", 1, math.MaxInt64, func(c busConfig) int64 { return c.MaxMessages }},
+		{"max_bytes", "", 1, math.MaxInt64, func(c busConfig) int64 { return c.MaxBytes }},
+		{"max_age_ms", `"dedup_window_ms":1,`, 1, maxMs, func(c busConfig) int64 { return ms(c.MaxAge) }},
+		{"connect_timeout_ms", "", 1, 3600000, func(c busConfig) int64 { return ms(c.ConnectTimeout) }},
+		{"request_timeout_ms", "", 1, 3600000, func(c busConfig) int64 { return ms(c.RequestTimeout) }},
+		{"max_request_bytes", "", 1024, 1073741824, func(c busConfig) int64 { return int64(c.MaxRequestBytes) }},
 	} {
 		rangeText := fmt.Sprintf("%d..%d", r.lo, r.hi)
 		for _, v := range []int64{r.lo, r.lo + 1, r.hi - 1, r.hi} {
 			in := fmt.Sprintf(`{%s"%s":%d}`, r.base, r.field, v)
-			c, err := ParseConfig([]byte(in))
+			c, err := parseConfig([]byte(in))
 			if err != nil {
 				t.Errorf("ParseConfig(%s): %v", in, err)
 				continue
@@ -203,7 +203,7 @@ func TestConfigNumericRanges(t *testing.T) {
 		}
 		for _, v := range bad {
 			in := fmt.Sprintf(`{%s"%s":%s}`, r.base, r.field, v)
-			_, err := ParseConfig([]byte(in))
+			_, err := parseConfig([]byte(in))
 			if err == nil {
 				t.Errorf("ParseConfig(%s): accepted", in)
 				continue
@@ -227,7 +227,7 @@ func TestConfigNumericRanges(t *testing.T) {
 		{`{"max_request_bytes":1e30}`, false}, {`{"max_request_bytes":"100"}`, false},
 		{`{"replicas":0}`, false}, {`{"replicas":6,` + url[:len(url)-1] + `}`, false},
 	} {
-		_, err := ParseConfig([]byte(tc.in))
+		_, err := parseConfig([]byte(tc.in))
 		if tc.ok && err != nil {
 			t.Errorf("ParseConfig(%s): %v", tc.in, err)
 		}
@@ -261,7 +261,7 @@ func TestConfigCrossFieldRules(t *testing.T) {
 		{`{"dedup_window_ms":1000,"max_age_ms":1000}`, true, ""},
 		{`{"dedup_window_ms":1001,"max_age_ms":1000}`, false, "max_age_ms"},
 	} {
-		_, err := ParseConfig([]byte(tc.in))
+		_, err := parseConfig([]byte(tc.in))
 		if tc.ok {
 			if err != nil {
 				t.Errorf("ParseConfig(%s): %v", tc.in, err)
@@ -297,7 +297,7 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("redactURL leaks %q: %q", secret, got)
 		}
 	}
-	c, err := ParseConfig([]byte(`{"url":"nats://user:secret@host:4222,nats://tok@h2"}`))
+	c, err := parseConfig([]byte(`{"url":"nats://user:secret@host:4222,nats://tok@h2"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestRedactURL(t *testing.T) {
 		t.Fatalf("RedactedURL leaks credentials: %q", r)
 	}
 	// %v of a config never shows a secret.
-	c, err = ParseConfig([]byte(`{"url":"nats://user:secret@host:4222","auth":{"token":"t0psecret"}}`))
+	c, err = parseConfig([]byte(`{"url":"nats://user:secret@host:4222","auth":{"token":"t0psecret"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 	// A URL that does not parse is quoted in the error, redacted.
-	_, err = ParseConfig([]byte(`{"url":"nats://user:secret@"}`))
+	_, err = parseConfig([]byte(`{"url":"nats://user:secret@"}`))
 	wantCode(t, err, CodeInvalidArgument, "url")
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("config error leaks the password: %v", err)

@@ -39,7 +39,7 @@ var (
 	embedded   = map[string]*embeddedServer{}
 )
 
-func acquireEmbedded(c *Config, log *logger) (*embeddedServer, error) {
+func acquireEmbedded(c *busConfig, log *logger) (*embeddedServer, error) {
 	dir, err := filepath.Abs(c.Embedded.StoreDir)
 	if err != nil {
 		return nil, wrapError(CodeInvalidArgument, err, "embedded.store_dir %q", c.Embedded.StoreDir)
@@ -65,7 +65,7 @@ func acquireEmbedded(c *Config, log *logger) (*embeddedServer, error) {
 	return e, nil
 }
 
-func startEmbedded(dir string, k embeddedKey, c *Config, log *logger) (e *embeddedServer, err error) {
+func startEmbedded(dir string, k embeddedKey, c *busConfig, log *logger) (e *embeddedServer, err error) {
 	e = &embeddedServer{key: dir, cfg: k, refs: 1}
 	started := e // the error returns below set e to nil
 	defer func() {

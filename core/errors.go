@@ -100,32 +100,32 @@ func (c Code) Describe() string {
 
 // Error is the one error type the core returns; wrap it with fmt.Errorf("...: %w")
 // for context and CodeOf still finds the code.
-type Error struct {
+type meshError struct {
 	Code Code
 	Msg  string
 	Err  error // optional cause
 }
 
-func (e *Error) Error() string {
+func (e *meshError) Error() string {
 	if e.Err != nil {
 		return e.Msg + ": " + e.Err.Error()
 	}
 	return e.Msg
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *meshError) Unwrap() error { return e.Err }
 
 // NewError returns an *Error with a formatted message.
 func NewError(code Code, format string, args ...any) error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+	return &meshError{Code: code, Msg: fmt.Sprintf(format, args...)}
 }
 
 func wrapError(code Code, cause error, format string, args ...any) error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: cause}
+	return &meshError{Code: code, Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
 var (
-	errShutdown = &Error{Code: CodeShutdown, Msg: "the bus is shut down"}
+	errShutdown = &meshError{Code: CodeShutdown, Msg: "the bus is shut down"}
 )
 
 // apiErrorCode classifies a JetStream answer by its HTTP-like status and
@@ -188,7 +188,7 @@ func CodeOf(err error) Code {
 	if err == nil {
 		return CodeOK
 	}
-	var e *Error
+	var e *meshError
 	if errors.As(err, &e) {
 		return e.Code
 	}
@@ -210,7 +210,7 @@ func CodeOf(err error) Code {
 }
 
 // AppendErrorJSON appends {"error":{"code":…,"message":…,"retryable":…}}.
-func AppendErrorJSON(dst []byte, err error) []byte {
+func appendErrorJSON(dst []byte, err error) []byte {
 	code := CodeOf(err)
 	msg := "unknown error"
 	if err != nil {
@@ -226,7 +226,7 @@ func AppendErrorJSON(dst []byte, err error) []byte {
 }
 
 // ErrorJSON returns the error object of err as JSON bytes.
-func ErrorJSON(err error) []byte { return AppendErrorJSON(nil, err) }
+func ErrorJSON(err error) []byte { return appendErrorJSON(nil, err) }
 
 const hexDigits = "0123456789abcdef"
 

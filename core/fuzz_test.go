@@ -39,7 +39,7 @@ func FuzzParseConfig(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c, err := ParseConfig(in)
+		c, err := parseConfig(in)
 		checkParseError(t, "ParseConfig", in, err)
 		if err != nil {
 			return
@@ -57,7 +57,7 @@ func FuzzParseConfig(f *testing.F) {
 		if c.MaxAge > 0 && c.DedupWindow > c.MaxAge {
 			t.Fatalf("ParseConfig(%q): dedup window over max age", in)
 		}
-		if c2, err := ParseConfig(in); err != nil || c2 != c {
+		if c2, err := parseConfig(in); err != nil || c2 != c {
 			t.Fatalf("ParseConfig(%q) is not deterministic", in)
 		}
 	})
@@ -77,7 +77,7 @@ func FuzzParsePublish(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	b := &Bus{cfg: DefaultConfig()}
+	b := &Bus{cfg: defaultConfig()}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := b.parsePublish(in)
 		checkParseError(t, "parsePublish", in, err)
@@ -124,7 +124,7 @@ func FuzzParsePoll(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	b := &Bus{cfg: DefaultConfig()}
+	b := &Bus{cfg: defaultConfig()}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := b.parsePoll(in)
 		checkParseError(t, "parsePoll", in, err)

@@ -19,7 +19,7 @@ import (
 // publishes with message ids, and direct-get reads by sequence. It owns the
 // connection; the parts below get what they need of it.
 type adapter struct {
-	cfg      *Config
+	cfg      *busConfig
 	log      *logger
 	embedded *embeddedServer
 
@@ -39,7 +39,7 @@ type adapter struct {
 
 const drainTimeout = 10 * time.Second
 
-func newAdapter(cfg *Config, log *logger) *adapter {
+func newAdapter(cfg *busConfig, log *logger) *adapter {
 	a := &adapter{cfg: cfg, log: log, subjects: make([]string, cfg.Shards)}
 	for k := range a.subjects {
 		a.subjects[k] = subjectName(cfg.Prefix, k)
@@ -164,7 +164,7 @@ func (a *adapter) serverLabel() string {
 }
 
 // redactError removes credentials that a client library may echo in a message.
-func redactError(msg string, c *Config) string {
+func redactError(msg string, c *busConfig) string {
 	for _, secret := range []string{c.Auth.Password, c.Auth.Token} {
 		if secret != "" {
 			msg = strings.ReplaceAll(msg, secret, "***")

@@ -13,7 +13,7 @@ import (
 // net-mesh's settings, once per shard even under concurrent first use.
 type streamSet struct {
 	js       jetstream.JetStream
-	cfg      *Config
+	cfg      *busConfig
 	names    []string // per shard
 	subjects []string // per shard
 	slots    []streamSlot
@@ -24,7 +24,7 @@ type streamSlot struct {
 	ready atomic.Bool
 }
 
-func newStreamSet(js jetstream.JetStream, cfg *Config, subjects []string) *streamSet {
+func newStreamSet(js jetstream.JetStream, cfg *busConfig, subjects []string) *streamSet {
 	s := &streamSet{js: js, cfg: cfg, subjects: subjects,
 		names: make([]string, cfg.Shards), slots: make([]streamSlot, cfg.Shards)}
 	for k := range s.names {

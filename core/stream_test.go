@@ -151,7 +151,7 @@ func TestWarnsAboutStreamsBeyondShardCount(t *testing.T) {
 	var logged strings.Builder
 	l := newLogger("warn")
 	l.out.SetOutput(&logged)
-	c, err := ParseConfig([]byte(cfg(2)))
+	c, err := parseConfig([]byte(cfg(2)))
 	if err != nil {
 		t.Fatal(err)
 	}
