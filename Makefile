@@ -17,9 +17,11 @@ BENCH_TARGETS := bench-core
 
 include mk/tools.mk mk/c.mk mk/bindings.mk
 
-vet:
-	@test -z "$$(gofmt -l core capi examples/go 2>/dev/null)" || { gofmt -l core capi examples/go; echo "gofmt needed"; exit 1; }
+# gofmt, go vet and staticcheck over every Go package.
+vet: $(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION)
+	@test -z "$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...))" || { gofmt -l $$($(GO) list -f '{{.Dir}}' ./...); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION) ./...
 
 core-test: tools
 	$(GO) test -race -count=1 -timeout 600s ./core/...
