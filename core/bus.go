@@ -39,7 +39,7 @@ func Open(config []byte) (*Bus, error) {
 	}
 	b := &Bus{
 		cfg:   cfg,
-		log:   newLogger(cfg.LogLevel),
+		log:   newLogger(cfg.LogLevel, func(s string) string { return redactError(s, &cfg) }),
 		clock: newShardClock(cfg.Shards),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())

@@ -260,8 +260,9 @@ func (c *busConfig) validate() error {
 			c.DedupWindow.Milliseconds(), c.MaxAge.Milliseconds())
 	}
 	if c.URL != "" {
-		for _, u := range strings.Split(c.URL, ",") {
-			if err := checkServerURL(strings.TrimSpace(u)); err != nil {
+		entries := strings.Split(c.URL, ",")
+		for i, u := range entries {
+			if err := checkServerURL(strings.TrimSpace(u), i+1, len(entries)); err != nil {
 				return err
 			}
 		}
@@ -286,47 +287,45 @@ func (c *busConfig) validate() error {
 	return nil
 }
 
-func checkServerURL(s string) error {
+// checkServerURL checks entry i of n. It never quotes the entry: a password
+// holding a comma would be cut in two, and neither half is redacted.
+func checkServerURL(s string, i, n int) error {
 	if s == "" {
-		return NewError(CodeInvalidArgument, "url has an empty entry")
+		return NewError(CodeInvalidArgument, "url has an empty entry (entry %d of %d)", i, n)
 	}
 	if !strings.Contains(s, "://") {
 		s = "nats://" + s
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return NewError(CodeInvalidArgument, "url entry %q is not a server URL", redactURL(s))
+		return NewError(CodeInvalidArgument, "url entry %d of %d is not a server URL ([nats|tls|ws|wss://][user:password@]host:port)", i, n)
 	}
 	switch u.Scheme {
 	case "nats", "tls", "ws", "wss":
 	default:
-		return NewError(CodeInvalidArgument, "url scheme %q is not one of nats, tls, ws, wss", u.Scheme)
+		return NewError(CodeInvalidArgument, "url entry %d of %d: scheme %q is not one of nats, tls, ws, wss", i, n, clip([]byte(u.Scheme)))
 	}
 	return nil
 }
 
-// redactURL hides user info in every entry of a comma-separated URL list.
-func redactURL(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		at := strings.LastIndex(p, "@")
+// redactURL hides the user info of every URL in s, commas inside a password
+// included: from the "://" before each '@' (or the start) to the '@'.
+func redactURL(s string) string {
+	var out strings.Builder
+	for {
+		at := strings.IndexByte(s, '@')
 		if at < 0 {
-			parts[i] = p
-			continue
+			out.WriteString(s)
+			return out.String()
 		}
-		scheme := ""
-		rest := p[:at]
-		if j := strings.Index(rest, "://"); j >= 0 {
-			scheme, rest = rest[:j+3], rest[j+3:]
+		start := 0
+		if j := strings.LastIndex(s[:at], "://"); j >= 0 {
+			start = j + 3
 		}
-		if strings.Contains(rest, ":") {
-			parts[i] = scheme + "***:***" + p[at:]
-		} else {
-			parts[i] = scheme + "***" + p[at:]
-		}
+		out.WriteString(s[:start])
+		out.WriteString("***@")
+		s = s[at+1:]
 	}
-	return strings.Join(parts, ",")
 }
 
 // RedactedURL is the server URL with credentials hidden, for logs and stats.
@@ -349,7 +348,7 @@ func (a authConfig) String() string {
 	case a.Token != "":
 		kind = "token"
 	case a.User != "":
-		kind = "user " + a.User
+		kind = "user/password"
 	case a.CredsFile != "":
 		kind = "creds file"
 	case a.NkeySeedFile != "":

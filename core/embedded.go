@@ -2,14 +2,15 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -25,6 +26,10 @@ type embeddedServer struct {
 	lock *os.File
 	tmp  string // store dir of a memory-only server, removed on release
 	refs int
+
+	started  chan struct{} // closed once start has ended; then err holds its outcome
+	err      error
+	fatalMsg atomic.Value // the server's last fatal message, for the error
 }
 
 // embeddedKey holds the settings that must agree between buses sharing a server.
@@ -39,62 +44,121 @@ var (
 	embedded   = map[string]*embeddedServer{}
 )
 
+// acquireEmbedded returns the store directory's server, starting it on first
+// use. The start runs outside embeddedMu, so buses on other directories never
+// wait behind it; buses on the same one wait for its outcome.
 func acquireEmbedded(c *busConfig, log *logger) (*embeddedServer, error) {
-	dir, err := filepath.Abs(c.Embedded.StoreDir)
+	dir, err := storeKey(c.Embedded.StoreDir)
 	if err != nil {
-		return nil, wrapError(CodeInvalidArgument, err, "embedded.store_dir %q", c.Embedded.StoreDir)
+		return nil, err
 	}
 	want := embeddedKey{Memory: c.Embedded.Memory, Listen: c.Embedded.Listen,
 		User: c.Auth.User, Pass: c.Auth.Password, Tok: c.Auth.Token}
 
 	embeddedMu.Lock()
-	defer embeddedMu.Unlock()
-	if e := embedded[dir]; e != nil {
-		if e.cfg != want {
-			return nil, NewError(CodeInvalidArgument,
-				"embedded server on store_dir %q is already running with other settings (memory, listen or auth differ)", dir)
+	e := embedded[dir]
+	if e == nil {
+		e = &embeddedServer{key: dir, cfg: want, refs: 1, started: make(chan struct{})}
+		embedded[dir] = e
+		embeddedMu.Unlock()
+		err := e.start(c, log)
+		embeddedMu.Lock()
+		e.err = err
+		if err != nil {
+			delete(embedded, dir)
 		}
-		e.refs++
-		return e, nil
+		close(e.started)
+		embeddedMu.Unlock()
+		return e, err
 	}
-	e, err := startEmbedded(dir, want, c, log)
-	if err != nil {
-		return nil, err
+	if e.cfg != want {
+		embeddedMu.Unlock()
+		return nil, NewError(CodeInvalidArgument,
+			"embedded server on store_dir %q is already running with other settings (memory, listen or auth differ)", dir)
 	}
-	embedded[dir] = e
+	e.refs++
+	embeddedMu.Unlock()
+	<-e.started
+	if e.err != nil {
+		return nil, e.err
+	}
 	return e, nil
 }
 
-func startEmbedded(dir string, k embeddedKey, c *busConfig, log *logger) (e *embeddedServer, err error) {
-	e = &embeddedServer{key: dir, cfg: k, refs: 1}
-	started := e // the error returns below set e to nil
+// storeKey is the store directory's absolute path, symlinks resolved when it
+// exists, so two names of one directory share one server.
+func storeKey(storeDir string) (string, error) {
+	dir, err := filepath.Abs(storeDir)
+	if err != nil {
+		return "", wrapError(CodeInvalidArgument, err, "embedded.store_dir %q", storeDir)
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return dir, nil
+}
+
+// start starts the server; on failure everything it made is released.
+func (e *embeddedServer) start(c *busConfig, log *logger) (err error) {
 	defer func() {
 		if err != nil {
-			started.cleanup()
+			e.cleanup()
 		}
 	}()
-	storeDir := dir
-	if k.Memory {
-		if e.tmp, err = os.MkdirTemp("", "netmesh-mem-"); err != nil {
-			return nil, wrapError(CodeInternal, err, "embedded server temp dir")
-		}
-		storeDir = e.tmp
-	} else {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return nil, wrapError(CodeInvalidArgument, err, "embedded.store_dir %q", dir)
-		}
-		if e.lock, err = lockDir(dir); err != nil {
-			return nil, err
-		}
+	storeDir, err := e.prepareStore()
+	if err != nil {
+		return err
 	}
+	if err := checkListenFree(e.cfg.Listen); err != nil {
+		return err
+	}
+	srv, err := server.NewServer(e.options(storeDir, c.LogLevel == "off"))
+	if err != nil {
+		return wrapError(CodeInvalidArgument, err, "embedded server")
+	}
+	srv.SetLoggerV2(fatalRecorder{log.serverLogger(), &e.fatalMsg}, log.level >= levelDebug, false, false)
+	srv.Start()
+	e.srv = srv
+	if !srv.ReadyForConnections(c.ConnectTimeout) {
+		why, _ := e.fatalMsg.Load().(string)
+		if why == "" {
+			why = "not ready within connect_timeout_ms"
+		}
+		return NewError(CodeConnection, "embedded server on %q did not start: %s", e.key, why)
+	}
+	return nil
+}
+
+// prepareStore makes the store directory and takes its lock; a memory server
+// gets a temporary directory instead.
+func (e *embeddedServer) prepareStore() (string, error) {
+	var err error
+	if e.cfg.Memory {
+		if e.tmp, err = os.MkdirTemp("", "netmesh-mem-"); err != nil {
+			return "", wrapError(CodeInternal, err, "embedded server temp dir")
+		}
+		return e.tmp, nil
+	}
+	if err = os.MkdirAll(e.key, 0o755); err != nil {
+		return "", wrapError(CodeInvalidArgument, err, "embedded.store_dir %q", e.key)
+	}
+	if e.lock, err = lockDir(e.key); err != nil {
+		return "", err
+	}
+	return e.key, nil
+}
+
+func (e *embeddedServer) options(storeDir string, noLog bool) *server.Options {
+	k := e.cfg
 	opts := &server.Options{
 		ServerName: "netmesh-embedded",
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
-		NoLog:      c.LogLevel == "off",
+		NoLog:      noLog,
 		DontListen: k.Listen == "",
 		MaxPayload: server.MAX_PAYLOAD_SIZE,
+		Username:   k.User, Password: k.Pass, Authorization: k.Tok,
 	}
 	if k.Listen != "" {
 		host, port, _ := net.SplitHostPort(k.Listen)
@@ -104,19 +168,32 @@ func startEmbedded(dir string, k embeddedKey, c *busConfig, log *logger) (e *emb
 			opts.Port = server.RANDOM_PORT
 		}
 	}
-	opts.Username, opts.Password, opts.Authorization = k.User, k.Pass, k.Tok
-	srv, err := server.NewServer(opts)
+	return opts
+}
+
+// checkListenFree fails at once on an address another socket holds; the
+// server itself would only log it and never become ready.
+func checkListenFree(listen string) error {
+	if listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, wrapError(CodeInvalidArgument, err, "embedded server")
+		return wrapError(CodeConnection, err, "embedded.listen %s", listen)
 	}
-	srv.SetLoggerV2(log.serverLogger(), log.level >= levelDebug, false, false)
-	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return nil, NewError(CodeConnection, "embedded server on %q did not start (is listen %q free?)", dir, k.Listen)
-	}
-	e.srv = srv
-	return e, nil
+	return ln.Close()
+}
+
+// fatalRecorder keeps the server's fatal messages (a listener that failed),
+// which nats-server only logs when it runs without signals.
+type fatalRecorder struct {
+	serverLog
+	last *atomic.Value
+}
+
+func (f fatalRecorder) Fatalf(format string, v ...any) {
+	f.last.Store(fmt.Sprintf(format, v...))
+	f.serverLog.Fatalf(format, v...)
 }
 
 // lockDir takes an exclusive, non-blocking flock; the kernel drops it if the process dies.
@@ -129,6 +206,10 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		owner, _ := os.ReadFile(path)
 		f.Close()
+		if pid := strings.TrimSpace(string(owner)); errors.Is(err, syscall.EWOULDBLOCK) && pid == strconv.Itoa(os.Getpid()) {
+			return nil, NewError(CodeInvalidArgument,
+				"embedded.store_dir %q is already open in this process under another path (a bind mount?); use one path for it", dir)
+		}
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, NewError(CodeInvalidArgument,
 				"embedded.store_dir %q is in use by another process (pid %s); point this one at that server with url, or use another store_dir",

@@ -163,15 +163,16 @@ func (a *adapter) serverLabel() string {
 	return a.cfg.RedactedURL()
 }
 
-// redactError removes credentials that a client library may echo in a message.
+// redactError removes credentials that a client library may echo in a message:
+// URL user info, and any auth value (a short one is not masked, since it would
+// garble the message and is no secret worth the name).
 func redactError(msg string, c *busConfig) string {
-	for _, secret := range []string{c.Auth.Password, c.Auth.Token} {
-		if secret != "" {
+	msg = redactURL(msg)
+	a := c.Auth
+	for _, secret := range []string{a.User, a.Password, a.Token, a.CredsFile, a.NkeySeedFile, c.TLS.KeyFile} {
+		if len(secret) >= 4 {
 			msg = strings.ReplaceAll(msg, secret, "***")
 		}
-	}
-	if c.URL != "" {
-		msg = strings.ReplaceAll(msg, c.URL, c.RedactedURL())
 	}
 	return msg
 }

@@ -20,7 +20,7 @@ func validJSON(b []byte) bool { return gojson.Valid(b) }
 
 // checkJSON validates a whole request; empty input means {}.
 func checkJSON(what string, data []byte) ([]byte, error) {
-	data = bytes.TrimSpace(data)
+	data = trimJSONSpace(data)
 	if len(data) == 0 {
 		return []byte("{}"), nil
 	}
@@ -34,6 +34,18 @@ func checkJSON(what string, data []byte) ([]byte, error) {
 		return nil, NewError(CodeInvalidArgument, "%s: must be a JSON object", what)
 	}
 	return data, nil
+}
+
+// trimJSONSpace trims the four whitespace bytes JSON allows, and no others.
+func trimJSONSpace(d []byte) []byte {
+	i, j := 0, len(d)
+	for i < j && isSpace(d[i]) {
+		i++
+	}
+	for j > i && isSpace(d[j-1]) {
+		j--
+	}
+	return d[i:j]
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -14,15 +14,19 @@ const (
 	levelDebug
 )
 
-// logger writes to stderr at the configured level; credentials never reach it
-// because only redacted URLs are passed in.
+// logger writes to stderr at the configured level. Every line goes through
+// redact, so credentials that a client or the server echo never reach it.
 type logger struct {
-	level int
-	out   *log.Logger
+	level  int
+	out    *log.Logger
+	redact func(string) string
 }
 
-func newLogger(level string) *logger {
-	l := &logger{out: log.New(os.Stderr, "netmesh: ", log.LstdFlags)}
+func newLogger(level string, redact func(string) string) *logger {
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	l := &logger{out: log.New(os.Stderr, "netmesh: ", log.LstdFlags), redact: redact}
 	for i, name := range logLevels {
 		if name == level {
 			l.level = i
@@ -33,7 +37,7 @@ func newLogger(level string) *logger {
 
 func (l *logger) logf(level int, prefix, format string, args ...any) {
 	if l.level >= level {
-		l.out.Output(3, prefix+fmt.Sprintf(format, args...))
+		_ = l.out.Output(3, l.redact(prefix+fmt.Sprintf(format, args...)))
 	}
 }
 
