@@ -2,11 +2,16 @@
  * netmesh for Node.js: a schema-agnostic JSON event bus over NATS JetStream,
  * through libnetmesh.so (koffi).
  *
- * - Every method returns a Promise; calls into the library run on libuv's worker
- *   threads (koffi `.async`), so the event loop never blocks. A poll that waits
- *   (`waitMs`) holds one of those threads while it waits: the pool has
- *   UV_THREADPOOL_SIZE threads (default 4) shared with fs, dns.lookup and zlib,
- *   so raise UV_THREADPOOL_SIZE if you run several long-waiting consumers at once.
+ * - The C ABI, its requests and results: docs/reference.md in the repository
+ *   ("Config", "Publish", "Poll", "Stats", "Errors").
+ * - Every method returns a Promise; every library function that enters Go runs on
+ *   libuv's worker threads (koffi `.async`), so the event loop never blocks. A
+ *   poll that waits (`waitMs`) holds one of those threads while it waits: the
+ *   pool has UV_THREADPOOL_SIZE threads (default 4) shared with fs, dns.lookup and
+ *   zlib, so raise UV_THREADPOOL_SIZE if you run several long-waiting consumers.
+ *   The one synchronous call is mesh_free, made on the main thread by koffi's
+ *   disposer to release each string the library returned: it is plain C (a
+ *   free()) and never enters Go.
  * - 64-bit values that can exceed 2^53 are never plain numbers: event ids,
  *   timestamps and ack sequences are **decimal strings** (`BigInt(event.id)` when
  *   you need arithmetic), the handle is a `bigint`. Counts are numbers.
@@ -18,7 +23,10 @@
  *   lose precision as with any JSON.parse; publish such events as `RawEvent`
  *   text to store them exactly.
  * - The library is found through `NETMESH_LIBRARY`, next to this package
- *   (`libnetmesh.so`), then in a `build/` directory above it.
+ *   (`libnetmesh.so`), then in a `build/` directory above it. One of another ABI
+ *   version is refused with `LibraryVersionError` (by the first call that needs it).
+ * - Options objects are exact: a misspelt option is a type error here, and a
+ *   TypeError (options) or MeshError `invalid_argument` (config) at run time.
  */
 
 /** One of the library's error codes. `transient` is the only retryable one. */
@@ -46,6 +54,21 @@ export class MeshError extends Error {
 }
 
 /**
+ * The library was found and loaded, but its mesh_abi_version() is not the
+ * ABI_VERSION this binding is written for.
+ */
+export class LibraryVersionError extends Error {
+  readonly name: 'LibraryVersionError';
+  /** The library's path. */
+  readonly path: string;
+  /** The ABI version the library reports. */
+  readonly found: number;
+  /** The ABI version this binding needs (ABI_VERSION). */
+  readonly expected: number;
+  constructor(path: string, found: number, expected?: number);
+}
+
+/**
  * An event given as JSON text, stored byte for byte as given (checked with
  * JSON.parse when made: exactly one JSON value).
  */
@@ -57,36 +80,67 @@ export class RawEvent {
 /** Any JSON value but null (a null event is refused by the library). */
 export type EventValue = unknown;
 
-/** The configuration object (DESIGN.md, "Config"); unknown fields are refused. */
+/** The embedded server (`Config.embedded`). */
+export interface EmbeddedConfig {
+  /** Default "netmesh-data". */
+  store_dir?: string;
+  /** host:port to also serve other processes (loopback unless auth is set). */
+  listen?: string | null;
+  /** Memory storage: fast, not durable. */
+  memory?: boolean;
+}
+
+/**
+ * Credentials (`Config.auth`): user and password together, or a token; the files
+ * for `url` only. null: absent.
+ */
+export interface AuthConfig {
+  user?: string | null;
+  password?: string | null;
+  token?: string | null;
+  creds_file?: string | null;
+  nkey_seed_file?: string | null;
+}
+
+/** TLS towards `url` servers (`Config.tls`); cert and key together. null: absent. */
+export interface TlsConfig {
+  ca_file?: string | null;
+  cert_file?: string | null;
+  key_file?: string | null;
+}
+
+/**
+ * The configuration object (docs/reference.md, "Config"). Exact: the library
+ * refuses unknown fields, and so does this type. null is "absent" only where
+ * the type says so.
+ */
 export interface Config {
   /** One URL or comma-separated cluster seeds; absent: the embedded server. */
-  url?: string;
-  embedded?: {
-    /** Default "netmesh-data". */
-    store_dir?: string;
-    /** host:port to also serve other processes (loopback unless auth is set). */
-    listen?: string | null;
-    /** Memory storage: fast, not durable. */
-    memory?: boolean;
-  };
+  url?: string | null;
+  /** Only without `url`. */
+  embedded?: EmbeddedConfig | null;
+  /** Stream prefix, [A-Za-z0-9_-]{1,64}. Default "netmesh". */
   prefix?: string;
+  /** 1..1024, default 16. */
   shards?: number;
+  /** 1..5, default 1 (more than 1 needs `url`). */
   replicas?: number;
   dedup_window_ms?: number;
+  /** Stream limits (discard old); null: unlimited. */
   max_messages?: number | null;
   max_bytes?: number | null;
   max_age_ms?: number | null;
   connect_timeout_ms?: number;
   request_timeout_ms?: number;
   max_request_bytes?: number;
-  auth?: { user?: string; password?: string; token?: string; creds_file?: string; nkey_seed_file?: string };
-  tls?: { ca_file?: string; cert_file?: string; key_file?: string };
+  auth?: AuthConfig | null;
+  tls?: TlsConfig | null;
   log_level?: 'off' | 'error' | 'warn' | 'info' | 'debug';
-  [field: string]: unknown;
 }
 
 export type Int = number | bigint;
 
+/** Options of `publish` (docs/reference.md, "Publish"). */
 export interface PublishOptions {
   /** Put every event in this shard (default: routed by hash). */
   shard?: Int | null;
@@ -114,6 +168,7 @@ export interface PublishResult {
   acks?: Ack[];
 }
 
+/** Options of `poll` (docs/reference.md, "Poll"). */
 export interface PollOptions {
   /** 1..10000, default 100. */
   limit?: Int | null;
@@ -131,6 +186,7 @@ export interface PollOptions {
   timeoutMs?: Int | null;
 }
 
+/** Options of `consume` and `consumeBatches`: those of `poll`, and two more. */
 export interface ConsumeOptions extends PollOptions {
   /** Stop once an empty poll finds nothing more (default: follow forever). */
   stopAtEnd?: boolean;
@@ -159,23 +215,29 @@ export interface PollResult<T = unknown> {
   skipped: number;
 }
 
+/** Counters and health of one handle (docs/reference.md, "Stats"). */
 export interface Stats {
   published: number;
   duplicates: number;
   polled: number;
   skipped: number;
-  errors: Record<MeshErrorCode, number>;
+  /** Failed calls by code (not `invalid_handle`: no bus is found to count it). */
+  errors: Record<Exclude<MeshErrorCode, 'invalid_handle'>, number>;
   shards: number;
   prefix: string;
   embedded: boolean;
+  /** `url` has any credentials redacted. */
   server: { url: string; version: string; batched_reads: boolean };
   healthy: boolean;
-  [field: string]: unknown;
 }
 
 export class Bus {
   private constructor();
-  /** Opens a bus (the embedded server unless `url` is set). Rejects with MeshError. */
+  /**
+   * Opens a bus (the embedded server unless `url` is set). Rejects with MeshError,
+   * TypeError for a config that is not a plain object, LibraryVersionError for a
+   * library of another ABI version.
+   */
   static open(config?: Config): Promise<Bus>;
   /** The library handle (a u64), for diagnostics. */
   readonly handle: bigint;
@@ -200,7 +262,9 @@ export class Bus {
   stats(): Promise<Stats>;
   /**
    * Shuts the bus down; calls racing it reject with code `shutdown`, later ones
-   * with `invalid_handle`. Idempotent.
+   * with `invalid_handle`. Idempotent: only the first close() can reject (e.g.
+   * `transient` when the drain timed out; the handle is released anyway); every
+   * later one resolves once the first has finished.
    */
   close(): Promise<void>;
 }
@@ -211,5 +275,8 @@ export const ABI_VERSION: 1;
 export function findLibrary(): string;
 /** The paths tried, in order. */
 export function candidatePaths(): string[];
-/** The loaded library's version and ABI version. */
+/**
+ * The loaded library's version and ABI version. Rejects with LibraryVersionError
+ * when the library has another ABI version.
+ */
 export function libraryVersion(): Promise<{ version: string; abi: number }>;

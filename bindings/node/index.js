@@ -2,11 +2,16 @@
 /**
  * netmesh for Node.js: a schema-agnostic JSON event bus over NATS JetStream.
  *
- * A thin binding of libnetmesh.so (the C ABI of DESIGN.md) over koffi. Every call
- * into the library runs on libuv's worker threads through koffi's `.async`, so the
- * event loop never blocks: not even for a poll that waits (`waitMs`). Nothing calls
- * the library synchronously from the main thread, where each cgo entry would cost
- * about 0.2 ms (Go re-reads the thread's stack bounds from /proc/self/maps).
+ * A thin binding of libnetmesh.so over koffi; the C ABI, its requests and results
+ * are documented in docs/reference.md ("Config", "Publish", "Poll", "Stats",
+ * "Errors"). Every function that enters Go (init, publish, poll, stats, shutdown,
+ * version, abi version) runs on libuv's worker threads through koffi's `.async`,
+ * so the event loop never blocks: not even for a poll that waits (`waitMs`), and
+ * never for a cgo entry from the main thread, which would cost about 0.2 ms (Go
+ * re-reads the thread's stack bounds from /proc/self/maps). The one function called
+ * synchronously, on the main thread, is mesh_free: koffi's disposer calls it to
+ * release each string the library returned. It is plain C in the library (a
+ * free()) and never enters Go, so it costs what a free() costs.
  *
  * Types and documentation: index.d.ts.
  */
@@ -18,7 +23,10 @@ const ABI_VERSION = 1;
 const LIBRARY_NAME = 'libnetmesh.so';
 const ENV_VAR = 'NETMESH_LIBRARY';
 
+// Every status the library returns, by value: MESH_OK and the MESH_E_* codes
+// (docs/reference.md, "Errors"). A test checks it against mesh_strerror.
 const CODES = Object.freeze({
+  [0]: 'ok',
   [-1]: 'invalid_argument',
   [-2]: 'invalid_handle',
   [-3]: 'connection',
@@ -59,6 +67,21 @@ class MeshError extends Error {
       }
     }
     return new MeshError(message, code, retryable === undefined ? code === 'transient' : retryable, status);
+  }
+}
+
+/**
+ * The library was found and loaded, but its mesh_abi_version() is not the
+ * ABI_VERSION this binding is written for. `path` is the library, `found` the
+ * version it reports, `expected` ABI_VERSION.
+ */
+class LibraryVersionError extends Error {
+  constructor(path, found, expected = ABI_VERSION) {
+    super(`${path} has ABI version ${found}; this binding needs ${expected}`);
+    this.name = 'LibraryVersionError';
+    this.path = path;
+    this.found = found;
+    this.expected = expected;
   }
 }
 
@@ -126,32 +149,41 @@ let native = null; // the loaded library, once
  * Strings returned through `char **` out parameters use a koffi disposable type:
  * koffi decodes the UTF-8 string, then hands the original pointer to the disposer,
  * which releases it with mesh_free. mesh_free is plain C in the library (it never
- * enters the Go runtime), so this one call is made synchronously on the main
- * thread: it costs a free(), not the slow main-thread cgo entry every other call
- * avoids by running on koffi's worker threads.
+ * enters the Go runtime), so it is the one function called synchronously on the
+ * main thread: it costs a free(), not the slow main-thread cgo entry every other
+ * call avoids by running on koffi's worker threads.
+ *
+ * mesh_abi_version is declared first: a library of another ABI version may lack
+ * the other functions, and ready() must still report LibraryVersionError for it
+ * (the error of declaring them is kept for ready() to throw if the version is right).
  */
 function load() {
   if (native) return native;
   const koffi = require('koffi');
   const file = findLibrary();
   const lib = koffi.load(file);
-  // Anonymous (not a named koffi type), so two copies of this package in one
-  // process cannot clash over a type name.
-  const MeshStr = koffi.disposable(koffi.types.str, (ptr) => {
-    if (ptr !== null && ptr !== 0n) fns.free(ptr);
-  });
-  const strOut = koffi.out(koffi.pointer(MeshStr));
-  const fns = {
-    init: lib.func('mesh_init', 'int32_t', ['const char *', 'size_t', koffi.out(koffi.pointer('uint64_t')), strOut]),
-    publish: lib.func('mesh_publish_batch', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
-    poll: lib.func('mesh_poll', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
-    stats: lib.func('mesh_stats', 'int32_t', ['uint64_t', strOut]),
-    shutdown: lib.func('mesh_shutdown', 'int32_t', ['uint64_t', strOut]),
-    version: lib.func('const char *mesh_version(void)'), // static: not disposable
-    abiVersion: lib.func('uint32_t mesh_abi_version(void)'),
-    free: lib.func('void mesh_free(void *ptr)'),
-  };
-  native = { koffi, lib, file, fns, checked: null };
+  const fns = { abiVersion: lib.func('uint32_t mesh_abi_version(void)') };
+  let declareError = null;
+  try {
+    // Anonymous (not a named koffi type), so two copies of this package in one
+    // process cannot clash over a type name.
+    const MeshStr = koffi.disposable(koffi.types.str, (ptr) => {
+      if (ptr !== null && ptr !== 0n) fns.free(ptr);
+    });
+    const strOut = koffi.out(koffi.pointer(MeshStr));
+    Object.assign(fns, {
+      init: lib.func('mesh_init', 'int32_t', ['const char *', 'size_t', koffi.out(koffi.pointer('uint64_t')), strOut]),
+      publish: lib.func('mesh_publish_batch', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
+      poll: lib.func('mesh_poll', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]),
+      stats: lib.func('mesh_stats', 'int32_t', ['uint64_t', strOut]),
+      shutdown: lib.func('mesh_shutdown', 'int32_t', ['uint64_t', strOut]),
+      version: lib.func('const char *mesh_version(void)'), // static: not disposable
+      free: lib.func('void mesh_free(void *ptr)'),
+    });
+  } catch (err) {
+    declareError = err;
+  }
+  native = { koffi, lib, file, fns, declareError, checked: null };
   return native;
 }
 
@@ -168,14 +200,16 @@ function callAsync(fn, ...args) {
   });
 }
 
-/** Loads the library (once) and checks its ABI version; resolves with it. */
+/**
+ * Loads the library (once) and checks its ABI version; resolves with it, or
+ * rejects with LibraryVersionError (another ABI version) or the loader's error.
+ */
 function ready() {
   const n = load();
   if (!n.checked) {
     n.checked = callAsync(n.fns.abiVersion).then((abi) => {
-      if (abi !== ABI_VERSION) {
-        throw new Error(`${n.file} has ABI version ${abi}; this binding needs ${ABI_VERSION}`);
-      }
+      if (abi !== ABI_VERSION) throw new LibraryVersionError(n.file, abi, ABI_VERSION);
+      if (n.declareError) throw n.declareError;
       return n;
     });
     n.checked.catch(() => { n.checked = null; });
@@ -294,7 +328,7 @@ class Bus {
     this._closing = null;
   }
 
-  /** Opens a bus; `config` is the JSON configuration object of DESIGN.md. */
+  /** Opens a bus; `config` is the JSON configuration object (docs/reference.md, "Config"). */
   static async open(config = {}) {
     const proto = config !== null && typeof config === 'object' ? Object.getPrototypeOf(config) : undefined;
     if (proto !== Object.prototype && proto !== null) {
@@ -425,8 +459,12 @@ class Bus {
 
   /**
    * Shuts the bus down. Calls racing it end with MeshError('shutdown'); later calls
-   * with 'invalid_handle'. Closing again resolves at once. In another process than
-   * the one that opened it, only forgets the handle.
+   * with 'invalid_handle'. In another process than the one that opened it, only
+   * forgets the handle.
+   *
+   * Idempotent: only the first close() calls mesh_shutdown, and only it rejects
+   * when that fails (e.g. 'transient': the drain timed out). The handle is gone
+   * even then, so every later close() resolves, once the first has finished.
    */
   close() {
     if (this._closing) return this._closing;
@@ -436,10 +474,12 @@ class Bus {
       return this._closing;
     }
     const out = [null];
-    this._closing = callAsync(this._n.fns.shutdown, this._handle, out).then((status) => {
+    const first = callAsync(this._n.fns.shutdown, this._handle, out).then((status) => {
       if (status !== 0) throw MeshError.fromResponse(status, out[0]);
     });
-    return this._closing;
+    // Later calls wait for the first and resolve: its failure is reported once.
+    this._closing = first.then(() => {}, () => {});
+    return first;
   }
 
   /** `await using bus = await Bus.open(...)` support where available. */
@@ -451,6 +491,7 @@ class Bus {
 module.exports = {
   ABI_VERSION,
   Bus,
+  LibraryVersionError,
   MeshError,
   RawEvent,
   findLibrary,
@@ -459,3 +500,5 @@ module.exports = {
 };
 // For the tests: the loaded library object (its `fns` are what the Bus calls).
 Object.defineProperty(module.exports, '_load', { value: load, enumerable: false });
+// For the tests: every status the binding knows, by value (checked against mesh_strerror).
+Object.defineProperty(module.exports, '_codes', { value: CODES, enumerable: false });

@@ -10,8 +10,10 @@
 // "marker" field is MARKER; it is what the polyglot demo runs.
 //
 // Run from the repository root after `npm ci` in bindings/node; once the package is
-// installed, require('netmesh') is enough.
+// installed, require('netmesh') is enough. `make node-lint` type-checks this file
+// against the package's index.d.ts (the JSDoc types below).
 
+/** @type {typeof import('netmesh')} */
 let netmesh;
 try {
   netmesh = require('netmesh');
@@ -19,6 +21,7 @@ try {
   netmesh = require('../../bindings/node');
 }
 
+/** @param {string} storeDir */
 async function demo(storeDir) {
   const { version, abi } = await netmesh.libraryVersion();
   console.log(`netmesh for Node.js, libnetmesh ${version} (ABI ${abi})`);
@@ -53,14 +56,22 @@ async function demo(storeDir) {
   console.log('closed');
 }
 
+/**
+ * @param {string} url
+ * @param {string} marker
+ * @returns {Promise<boolean>}
+ */
 async function find(url, marker) {
   const bus = await netmesh.Bus.open({ url, connect_timeout_ms: 5000 });
   try {
     // consume() follows the cursor from the earliest event; stopAtEnd ends it when
     // nothing more is there.
+    // Events are any JSON: look for an object with the marker.
     for await (const e of bus.consume({ start: 'earliest', waitMs: 500, stopAtEnd: true })) {
-      if (e.data && e.data.marker === marker) {
-        console.log(`node: found marker ${marker} (shard ${e.shard}, id ${e.id}, from ${e.data.from})`);
+      const data = e.data;
+      if (typeof data === 'object' && data !== null && 'marker' in data && data.marker === marker) {
+        const from = 'from' in data ? data.from : 'unknown';
+        console.log(`node: found marker ${marker} (shard ${e.shard}, id ${e.id}, from ${from})`);
         return true;
       }
     }
@@ -71,6 +82,10 @@ async function find(url, marker) {
   }
 }
 
+/**
+ * @param {string[]} argv
+ * @returns {Promise<number>}
+ */
 async function main(argv) {
   const i = argv.indexOf('--url');
   if (i >= 0) {

@@ -1,7 +1,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { netmesh, config, openBus, natsPublish, sleep } = require('./helpers');
+const { netmesh, config, openBus, rawPublish, sleep } = require('./helpers');
 
 const { Bus, MeshError, RawEvent } = netmesh;
 
@@ -62,6 +62,23 @@ test('invalid_handle after close', async (t) => {
   await assert.rejects(bus.stats(), isMeshError('invalid_handle', 'not open'));
 });
 
+test('close() is idempotent: a failed first close rejects once, later ones resolve', async (t) => {
+  const bus = await Bus.open(config(t));
+  // Shut the handle down behind the Bus's back, so that its own close fails.
+  const native = netmesh._load();
+  const out = [null];
+  const status = await new Promise((resolve, reject) => native.fns.shutdown.async(bus.handle, out,
+    (err, res) => (err ? reject(err) : resolve(res))));
+  assert.equal(status, 0);
+  const first = bus.close();
+  const racing = bus.close(); // while the first is still running
+  await assert.rejects(first, isMeshError('invalid_handle'));
+  await racing;
+  await bus.close();
+  await bus.close();
+  assert.equal(bus.closed, true);
+});
+
 test('shutdown while a poll waits', async (t) => {
   const bus = await Bus.open(config(t));
   const waiting = assert.rejects(bus.poll({ waitMs: 10000, start: 'latest' }), isMeshError('shutdown'));
@@ -91,7 +108,8 @@ test('transient when the server goes away', async (t) => {
 test('fatal on a corrupt record, skipCorrupt passes it', async (t) => {
   const bus = await openBus(t, { shards: 1 }, { listen: '127.0.0.1:0' });
   await bus.publish([{ good: 1 }]);
-  await natsPublish((await bus.stats()).server.url, 'netmesh.shard.0', '{"r":null,"t":1,"s":0}');
+  const ack = await rawPublish((await bus.stats()).server.url, 'netmesh.shard.0', '{"r":null,"t":1,"s":0}');
+  assert.deepEqual(ack, { stream: 'netmesh_shard_0', seq: 2, duplicate: false });
   await bus.publish([{ good: 2 }]);
   const first = await bus.poll();
   assert.deepEqual(first.events.map((e) => e.data), [{ good: 1 }]);
@@ -104,11 +122,14 @@ test('fatal on a corrupt record, skipCorrupt passes it', async (t) => {
 test('an unparseable record is skipped', async (t) => {
   const bus = await openBus(t, { shards: 1 }, { listen: '127.0.0.1:0' });
   await bus.publish([1]);
-  await natsPublish((await bus.stats()).server.url, 'netmesh.shard.0', 'not json');
+  const { url } = (await bus.stats()).server;
+  await rawPublish(url, 'netmesh.shard.0', 'not json');
   await bus.publish([2]);
   const result = await bus.poll();
   assert.deepEqual(result.events.map((e) => e.data), [1, 2]);
   assert.equal(result.skipped, 1);
+  // The tool reports a message no stream stores rather than losing it.
+  await assert.rejects(rawPublish(url, 'nobody.stores.this', '1', 1000), /no stream/);
 });
 
 test('every status and code maps (internal cannot be provoked: it is a recovered panic)', () => {

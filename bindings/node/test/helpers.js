@@ -1,7 +1,7 @@
 'use strict';
 // Shared helpers of the netmesh Node tests (node:test, no other dependency).
+const { execFile } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -32,51 +32,31 @@ async function libraryErrors(bus) {
   return Object.values(errors).reduce((a, b) => a + b, 0);
 }
 
+/** The rawpub tool (tests/rawpub): $NETMESH_RAWPUB, else build/tools/rawpub. */
+function rawpubPath() {
+  if (process.env.NETMESH_RAWPUB) return process.env.NETMESH_RAWPUB;
+  const built = path.resolve(__dirname, '../../../build/tools/rawpub');
+  if (fs.existsSync(built)) return built;
+  throw new Error('the rawpub tool is missing: set NETMESH_RAWPUB, or build it with ' +
+    '`make build/tools/rawpub` (make node-test does both)');
+}
+
 /**
- * Publishes one message with the NATS text protocol to a listening embedded server
- * and resolves with JetStream's ack: a way to store a record netmesh never writes.
+ * Publishes one message byte for byte to a listening embedded server and resolves
+ * with JetStream's ack ({ stream, seq, duplicate }): a way to store a record
+ * netmesh never writes. Runs the Go tool the Python tests use too.
  */
-function natsPublish(url, subject, payload) {
-  const { hostname, port } = new URL(url);
+function rawPublish(url, subject, payload, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(Number(port), hostname);
-    let buf = Buffer.alloc(0);
-    let sent = false;
-    sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('timeout')); });
-    sock.on('error', reject);
-    sock.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const eol = buf.indexOf('\r\n');
-        if (eol < 0) return;
-        const line = buf.subarray(0, eol).toString();
-        if (line.startsWith('INFO ') && !sent) {
-          sent = true;
-          const body = Buffer.from(payload);
-          sock.write('CONNECT {"verbose":false,"pedantic":false}\r\nSUB _ack.nodetest 1\r\n' +
-            `PUB ${subject} _ack.nodetest ${body.length}\r\n`);
-          sock.write(Buffer.concat([body, Buffer.from('\r\nPING\r\n')]));
-        } else if (line.startsWith('PING')) {
-          sock.write('PONG\r\n');
-        } else if (line.startsWith('-ERR')) {
-          sock.destroy();
-          reject(new Error(line));
-          return;
-        } else if (line.startsWith('MSG ')) {
-          const size = Number(line.split(' ').pop());
-          if (buf.length < eol + 2 + size + 2) return; // wait for the body
-          const ack = JSON.parse(buf.subarray(eol + 2, eol + 2 + size).toString());
-          sock.destroy();
-          if (ack.error) reject(new Error(JSON.stringify(ack)));
-          else resolve(ack);
-          return;
-        }
-        buf = buf.subarray(eol + 2);
-      }
-    });
+    const child = execFile(rawpubPath(), ['-timeout', `${timeoutMs}ms`, url, subject],
+      { encoding: 'utf8', timeout: timeoutMs + 10000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`rawpub failed (${err.code ?? err.signal}): ${stderr.trim()}`));
+        else resolve(JSON.parse(stdout));
+      });
+    child.stdin.end(Buffer.from(payload));
   });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { netmesh, storeDir, config, openBus, libraryErrors, natsPublish, sleep };
+module.exports = { netmesh, storeDir, config, openBus, libraryErrors, rawPublish, sleep };

@@ -88,7 +88,7 @@ test('a generator of events is accepted', async (t) => {
   assert.deepEqual(got, [...Array(10).keys()]);
 });
 
-test('no call goes into the library synchronously', async (t) => {
+test('every call that enters Go runs on a worker thread; only mesh_free is synchronous', async (t) => {
   const native = netmesh._load();
   const saved = { ...native.fns };
   let asyncCalls = 0;

@@ -1,6 +1,7 @@
 """netmesh: a schema-agnostic JSON event bus over NATS JetStream.
 
-A thin ctypes binding of ``libnetmesh.so`` (the C ABI of DESIGN.md)::
+A thin ctypes binding of ``libnetmesh.so``, whose C ABI is documented in
+``docs/reference.md`` ("Config", "Publish", "Poll", "Stats", "Errors")::
 
     import netmesh
 
@@ -12,7 +13,9 @@ A thin ctypes binding of ``libnetmesh.so`` (the C ABI of DESIGN.md)::
         # pass result.next_cursor as cursor= to read on
 
 The library is found through ``NETMESH_LIBRARY``, next to this package, or in
-a ``build/`` directory above it (see :func:`find_library`).
+a ``build/`` directory above it (see :func:`find_library`); one that cannot be
+used raises :class:`LibraryLoadError`: :class:`LibraryNotFoundError`, or
+:class:`LibraryVersionError` for another ABI version than :data:`ABI_VERSION`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from .errors import (
     InternalError,
     InvalidArgumentError,
     InvalidHandleError,
+    LibraryLoadError,
     LibraryNotFoundError,
+    LibraryVersionError,
     MeshConnectionError,
     MeshError,
     ShutdownError,
@@ -44,7 +49,9 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidHandleError",
+    "LibraryLoadError",
     "LibraryNotFoundError",
+    "LibraryVersionError",
     "MeshConnectionError",
     "MeshError",
     "PollResult",

@@ -23,7 +23,7 @@ from ctypes import POINTER, byref, c_char_p, c_int32, c_size_t, c_uint32, c_uint
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from .errors import LibraryNotFoundError, error_from_response
+from .errors import LibraryNotFoundError, LibraryVersionError, error_from_response
 
 __all__ = ["ABI_VERSION", "Library", "find_library", "library"]
 
@@ -71,7 +71,14 @@ def find_library() -> Path:
 
 
 class Library:
-    """The loaded library with its function prototypes."""
+    """The loaded library with its function prototypes.
+
+    Raises:
+        LibraryNotFoundError: the dynamic loader refused the file, or a
+            function is missing from a library of the right ABI version.
+        LibraryVersionError: ``mesh_abi_version()`` is not :data:`ABI_VERSION`
+            (checked first, before any other function is looked up).
+    """
 
     def __init__(self, path: Path) -> None:
         try:
@@ -79,6 +86,24 @@ class Library:
         except OSError as exc:
             raise LibraryNotFoundError(f"cannot load {path}: {exc}") from exc
         self.path = path
+        lib = self.cdll
+        try:
+            abi_version = lib.mesh_abi_version
+        except AttributeError as exc:
+            raise LibraryNotFoundError(
+                f"{path} is not libnetmesh: it has no mesh_abi_version") from exc
+        abi_version.argtypes = []
+        abi_version.restype = c_uint32
+        abi = int(abi_version())
+        if abi != ABI_VERSION:
+            raise LibraryVersionError(str(path), abi, ABI_VERSION)
+        try:
+            self._declare()
+        except AttributeError as exc:
+            raise LibraryNotFoundError(f"{path} lacks a function: {exc}") from exc
+
+    def _declare(self) -> None:
+        """Set the prototypes of the functions (AttributeError if one is missing)."""
         lib = self.cdll
         lib.mesh_init.argtypes = [c_char_p, c_size_t, POINTER(c_uint64), POINTER(c_void_p)]
         lib.mesh_init.restype = c_int32
@@ -95,14 +120,8 @@ class Library:
         # Static strings, never freed: c_char_p copies them into bytes.
         lib.mesh_version.argtypes = []
         lib.mesh_version.restype = c_char_p
-        lib.mesh_abi_version.argtypes = []
-        lib.mesh_abi_version.restype = c_uint32
         lib.mesh_strerror.argtypes = [c_int32]
         lib.mesh_strerror.restype = c_char_p
-        abi = lib.mesh_abi_version()
-        if abi != ABI_VERSION:
-            raise LibraryNotFoundError(
-                f"{path} has ABI version {abi}; this binding needs {ABI_VERSION}")
 
     # -- helpers ---------------------------------------------------------
 
@@ -119,7 +138,7 @@ class Library:
 
     def strerror(self, status: int) -> str:
         """``mesh_strerror`` of a status code."""
-        raw = self.cdll.mesh_strerror(status)
+        raw: Optional[bytes] = self.cdll.mesh_strerror(status)
         return raw.decode("utf-8", "replace") if raw else ""
 
     def check(self, status: int, text: Optional[str]) -> str:

@@ -8,7 +8,7 @@ import operator
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Generator, List, Optional, Union
 
 from ._lib import library
 from .errors import InvalidHandleError, ShutdownError
@@ -17,6 +17,10 @@ from .types import Ack, Event, PollResult, PublishResult, RawEvent
 __all__ = ["Bus"]
 
 Seconds = Union[int, float]
+#: What :meth:`Bus.consume` and :meth:`Bus.consume_batches` return: generators,
+#: so ``close()`` stops them.
+EventGenerator = Generator[Event, None, None]
+BatchGenerator = Generator[PollResult, None, None]
 
 _TEXT_TYPES = (str, bytes, bytearray, memoryview)
 
@@ -117,9 +121,9 @@ def _event(obj: Dict[str, Any]) -> Event:
 class Bus:
     """An open netmesh bus (one handle of libnetmesh).
 
-    ``config`` is the configuration object of DESIGN.md ("Config"); keyword
-    options are merged into a copy of it (top level only), so these are the
-    same::
+    ``config`` is the configuration object (``docs/reference.md``, "Config");
+    keyword options are merged into a copy of it (top level only), so these
+    are the same::
 
         Bus({"embedded": {"store_dir": "data"}, "shards": 4})
         Bus(embedded={"store_dir": "data"}, shards=4)
@@ -227,6 +231,8 @@ class Bus:
                 acks: bool = False) -> PublishResult:
         """Store a batch of events; returns once every one is acknowledged.
 
+        The request and its limits: ``docs/reference.md``, "Publish".
+
         Args:
             events: Any iterable of JSON-serialisable objects (a list, tuple,
                 generator...), each encoded with :func:`json.dumps`, or
@@ -276,6 +282,8 @@ class Bus:
              start: Optional[str] = None, skip_corrupt: bool = False,
              timeout: Optional[Seconds] = None) -> PollResult:
         """Read up to ``limit`` events after ``cursor``.
+
+        The request, the cursor and the result: ``docs/reference.md``, "Poll".
 
         Args:
             limit: 1..10000 events.
@@ -331,7 +339,7 @@ class Bus:
                         shard: Optional[int] = None, wait: Seconds = 1.0,
                         start: Optional[str] = None, skip_corrupt: bool = False,
                         timeout: Optional[Seconds] = None,
-                        stop_at_end: bool = False) -> Iterator[PollResult]:
+                        stop_at_end: bool = False) -> BatchGenerator:
         """Follow the cursor, yielding each non-empty :class:`PollResult`.
 
         Like :meth:`consume`, but a batch at a time, so a consumer can save
@@ -347,7 +355,7 @@ class Bus:
 
     def _consume(self, limit: int, cursor: Optional[str], shard: Optional[int],
                  wait: Seconds, start: Optional[str], skip_corrupt: bool,
-                 timeout: Optional[Seconds], stop_at_end: bool) -> Iterator[PollResult]:
+                 timeout: Optional[Seconds], stop_at_end: bool) -> BatchGenerator:
         while not self._closed:
             try:
                 batch = self.poll(limit=limit, cursor=cursor, shard=shard, wait=wait,
@@ -366,7 +374,7 @@ class Bus:
                 shard: Optional[int] = None, wait: Seconds = 1.0,
                 start: Optional[str] = None, skip_corrupt: bool = False,
                 timeout: Optional[Seconds] = None,
-                stop_at_end: bool = False) -> Iterator[Event]:
+                stop_at_end: bool = False) -> EventGenerator:
         """A generator of events that follows the cursor.
 
         Each poll reads up to ``limit`` events; when there are none it waits
@@ -388,20 +396,19 @@ class Bus:
         return self._events(batches)
 
     @staticmethod
-    def _events(batches: Iterator[PollResult]) -> Iterator[Event]:
+    def _events(batches: BatchGenerator) -> EventGenerator:
         try:
             for batch in batches:
                 yield from batch.events
         finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
+            batches.close()
 
     def stats(self) -> Dict[str, Any]:
         """Counters and health of this handle, decoded from the library's JSON:
         ``published``, ``duplicates``, ``polled``, ``skipped``, ``errors`` (by
         code), ``shards``, ``prefix``, ``embedded``, ``server`` (``url``
-        redacted, ``version``, ...) and ``healthy``."""
+        redacted, ``version``, ...) and ``healthy`` (``docs/reference.md``,
+        "Stats")."""
         self._check_process()
         result: Dict[str, Any] = json.loads(self._lib.stats(self._handle))
         return result

@@ -1,18 +1,23 @@
 """Exceptions raised by netmesh.
 
 Every failure reported by ``libnetmesh`` is a :class:`MeshError` subclass, one
-per error code of the C ABI (DESIGN.md, "C ABI").  Each carries the library's
-``code`` string, its ``retryable`` flag (true for :class:`TransientError` only)
-and its ``message``.
+per error code of the C ABI (``docs/reference.md``, "Errors").  Each carries the
+library's ``code`` string, its ``retryable`` flag (true for
+:class:`TransientError` only) and its ``message``.
 
 Wrong Python types are reported before the library is called, as the usual
 :class:`TypeError` or :class:`ValueError`; they are not ``MeshError``\\ s.
+
+A library that cannot be used at all raises a :class:`LibraryLoadError` (an
+:class:`OSError`): :class:`LibraryNotFoundError` when there is none to load,
+:class:`LibraryVersionError` when the one found has another ABI version.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional, Type
+from types import MappingProxyType
+from typing import Dict, Mapping, Optional, Tuple, Type
 
 __all__ = [
     "MeshError",
@@ -24,7 +29,11 @@ __all__ = [
     "TooLargeError",
     "ShutdownError",
     "InternalError",
+    "LibraryLoadError",
     "LibraryNotFoundError",
+    "LibraryVersionError",
+    "STATUS_CODES",
+    "error_class",
     "error_from_response",
 ]
 
@@ -126,19 +135,45 @@ class InternalError(MeshError):
     status_value = -99
 
 
-class LibraryNotFoundError(OSError):
-    """``libnetmesh.so`` was not found or could not be loaded."""
+class LibraryLoadError(OSError):
+    """``libnetmesh.so`` cannot be used: the base of the two errors below.
+
+    An :class:`OSError` (as :class:`LibraryNotFoundError` always was), not a
+    :class:`MeshError`: the library was never called.
+    """
 
 
-_BY_CODE: Dict[str, Type[MeshError]] = {
-    cls.code_name: cls
-    for cls in (InvalidArgumentError, InvalidHandleError, MeshConnectionError,
-                TransientError, FatalError, TooLargeError, ShutdownError,
-                InternalError)
-}
-_BY_STATUS: Dict[int, Type[MeshError]] = {
-    cls.status_value: cls for cls in _BY_CODE.values()
-}
+class LibraryNotFoundError(LibraryLoadError):
+    """``libnetmesh.so`` was not found, or the dynamic loader refused it."""
+
+
+class LibraryVersionError(LibraryLoadError):
+    """The library was found and loaded, but its ``mesh_abi_version()`` is not
+    the :data:`~netmesh.ABI_VERSION` this binding is written for.
+
+    Attributes:
+        path: The library's path.
+        found: The ABI version the library reports.
+        expected: The ABI version this binding needs.
+    """
+
+    def __init__(self, path: str, found: int, expected: int) -> None:
+        super().__init__(f"{path} has ABI version {found}; this binding needs {expected}")
+        self.path: str = path
+        self.found: int = found
+        self.expected: int = expected
+
+
+_ERROR_CLASSES: Tuple[Type[MeshError], ...] = (
+    InvalidArgumentError, InvalidHandleError, MeshConnectionError, TransientError,
+    FatalError, TooLargeError, ShutdownError, InternalError)
+_BY_CODE: Dict[str, Type[MeshError]] = {cls.code_name: cls for cls in _ERROR_CLASSES}
+_BY_STATUS: Dict[int, Type[MeshError]] = {cls.status_value: cls for cls in _ERROR_CLASSES}
+
+#: Every status the library can return, by value: ``MESH_OK`` (0, ``"ok"``) and
+#: the ``MESH_E_*`` codes with their code strings (``docs/reference.md``, "Errors").
+STATUS_CODES: Mapping[int, str] = MappingProxyType(
+    {0: "ok", **{cls.status_value: cls.code_name for cls in _ERROR_CLASSES}})
 
 
 def error_class(code: str) -> Type[MeshError]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import socket
+import subprocess
 import tempfile
 import unittest
+from pathlib import Path
 from typing import Any, Dict
-from urllib.parse import urlparse
 
 import netmesh
+
+#: The repository's root directory (tests are in bindings/python/tests).
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class BusTestCase(unittest.TestCase):
@@ -35,34 +39,30 @@ class BusTestCase(unittest.TestCase):
         self.assertEqual(sum(errors.values()), 0, errors)
 
 
-def nats_publish(url: str, subject: str, payload: bytes, timeout: float = 5.0) -> Dict[str, Any]:
-    """Publish one message with the NATS text protocol and return JetStream's ack.
+def rawpub_path() -> str:
+    """The rawpub tool (tests/rawpub): ``NETMESH_RAWPUB``, else ``build/tools/rawpub``."""
+    env = os.environ.get("NETMESH_RAWPUB")
+    if env:
+        return env
+    built = REPO_ROOT / "build" / "tools" / "rawpub"
+    if built.is_file():
+        return str(built)
+    raise RuntimeError("the rawpub tool is missing: set NETMESH_RAWPUB, or build it "
+                       "with `make build/tools/rawpub` (make py-test does both)")
 
-    Used to store a record netmesh would never write (a corrupt one) on a
-    listening embedded server, with nothing but a socket.
+
+def raw_publish(url: str, subject: str, payload: bytes,
+                timeout: float = 5.0) -> Dict[str, Any]:
+    """Publish one message byte for byte and return JetStream's ack.
+
+    Stores a record netmesh would never write (a corrupt one) on a listening
+    embedded server, through the Go tool the Node tests use too.  The ack is
+    ``{"stream": ..., "seq": ..., "duplicate": ...}``.
     """
-    parts = urlparse(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
-        reader = sock.makefile("rb")
-        info = reader.readline()
-        if not info.startswith(b"INFO "):
-            raise RuntimeError(f"not a NATS server: {info!r}")
-        sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":false}\r\n'
-                     b"SUB _ack.netmesh-test 1\r\n"
-                     + f"PUB {subject} _ack.netmesh-test {len(payload)}\r\n".encode()
-                     + payload + b"\r\nPING\r\n")
-        while True:
-            line = reader.readline()
-            if not line:
-                raise RuntimeError("connection closed before the ack")
-            if line.startswith(b"PING"):
-                sock.sendall(b"PONG\r\n")
-            elif line.startswith(b"-ERR"):
-                raise RuntimeError(line.decode().strip())
-            elif line.startswith(b"MSG "):
-                size = int(line.split()[-1])
-                body = reader.read(size + 2)[:size]
-                ack: Dict[str, Any] = json.loads(body)
-                if "error" in ack:
-                    raise RuntimeError(f"JetStream refused the message: {ack}")
-                return ack
+    proc = subprocess.run([rawpub_path(), "-timeout", f"{timeout}s", url, subject],
+                          input=payload, capture_output=True, timeout=timeout + 10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rawpub exited {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    ack: Dict[str, Any] = json.loads(proc.stdout)
+    return ack

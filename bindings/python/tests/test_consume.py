@@ -98,7 +98,7 @@ class ConsumeTest(BusTestCase):
         with self.assertRaises(netmesh.InvalidArgumentError):
             next(bus.consume(cursor="garbage"))
         with self.assertRaises(TypeError):  # checked when consume() is called
-            bus.consume(limit="10")
+            bus.consume(limit="10")  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import unittest
-from typing import Any
+from typing import Any, Dict, List
 
 import netmesh
+from netmesh import _lib
 from netmesh.errors import error_from_response
-from _support import BusTestCase, nats_publish
+from _support import BusTestCase, raw_publish
 
 
 class ErrorClassTest(BusTestCase):
@@ -49,8 +50,9 @@ class ErrorClassTest(BusTestCase):
         self.assertEqual(len(bus.poll()), 0)  # nothing was stored
 
     def test_invalid_config(self) -> None:
-        for options in ({"shards": 0}, {"shards": "4"}, {"bogus": 1},
-                        {"max_request_bytes": 2**80}):
+        bad: List[Dict[str, Any]] = [{"shards": 0}, {"shards": "4"}, {"bogus": 1},
+                                     {"max_request_bytes": 2**80}]
+        for options in bad:
             with self.subTest(options=options), self.assertRaises(netmesh.InvalidArgumentError):
                 netmesh.Bus(self.config(), **options)
 
@@ -72,6 +74,17 @@ class ErrorClassTest(BusTestCase):
             with self.assertRaises(netmesh.InvalidHandleError) as cm:
                 call()
             self.assertMeshError(cm, netmesh.InvalidHandleError, "invalid_handle", "not open")
+
+    def test_close_is_idempotent_after_a_failed_close(self) -> None:
+        """The first close reports its failure once; the handle is gone, so later
+        closes return quietly."""
+        bus = netmesh.Bus(self.config())
+        _lib.library().shutdown(bus.handle)  # behind the Bus's back
+        with self.assertRaises(netmesh.InvalidHandleError):
+            bus.close()
+        self.assertTrue(bus.closed)
+        bus.close()
+        bus.close()
 
     def test_shutdown_while_a_poll_waits(self) -> None:
         bus = netmesh.Bus(self.config())
@@ -120,7 +133,8 @@ class ErrorClassTest(BusTestCase):
         bus.publish([{"good": 1}])  # creates the stream of shard 0
         url = bus.stats()["server"]["url"]
         # A record netmesh never writes: "r" is null.
-        nats_publish(url, "netmesh.shard.0", b'{"r":null,"t":1,"s":0}')
+        ack = raw_publish(url, "netmesh.shard.0", b'{"r":null,"t":1,"s":0}')
+        self.assertEqual(ack, {"stream": "netmesh_shard_0", "seq": 2, "duplicate": False})
         bus.publish([{"good": 2}])
         first = bus.poll()
         self.assertEqual([e.data for e in first], [{"good": 1}])  # the good prefix
@@ -135,11 +149,15 @@ class ErrorClassTest(BusTestCase):
     def test_unparseable_record_is_skipped(self) -> None:
         bus = self.open_bus(self.config(listen="127.0.0.1:0"), shards=1)
         bus.publish([1])
-        nats_publish(bus.stats()["server"]["url"], "netmesh.shard.0", b"not json")
+        url = bus.stats()["server"]["url"]
+        raw_publish(url, "netmesh.shard.0", b"not json")
         bus.publish([2])
         result = bus.poll()
         self.assertEqual([e.data for e in result], [1, 2])
         self.assertEqual(result.skipped, 1)
+        # The tool reports a message no stream stores rather than losing it.
+        with self.assertRaisesRegex(RuntimeError, "no stream"):
+            raw_publish(url, "nobody.stores.this", b"1", timeout=1.0)
 
 
 class MappingTest(unittest.TestCase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unittest
+from typing import Callable, List
 
 import netmesh
 from _support import BusTestCase
@@ -19,7 +20,9 @@ class ForkTest(BusTestCase):
         if pid == 0:  # the child: report through the exit code, never return
             code = 0
             try:
-                for call in (lambda: bus.publish([{"from": "child"}]), bus.poll, bus.stats):
+                calls: List[Callable[[], object]] = [
+                    lambda: bus.publish([{"from": "child"}]), bus.poll, bus.stats]
+                for call in calls:
                     try:
                         call()
                         code |= 1  # the call went through: wrong

@@ -9,6 +9,7 @@ refused by the library with InvalidArgumentError (see test_errors).
 from __future__ import annotations
 
 import unittest
+from typing import Any, Callable, Dict, List, Type
 
 import netmesh
 from _support import BusTestCase
@@ -18,14 +19,17 @@ class BadInputTest(BusTestCase):
     def setUp(self) -> None:
         self.bus = self.open_bus(shards=2)
 
-    def assertRefusedBeforeCall(self, exc: type, call) -> None:  # type: ignore[no-untyped-def]
+    def assertRefusedBeforeCall(self, exc: Type[Exception],
+                                call: Callable[[], object]) -> None:
+        """``call()`` raises ``exc``, and it is not a MeshError (the library was not called)."""
         with self.assertRaises(exc) as cm:
             call()
         self.assertNotIsInstance(cm.exception, netmesh.MeshError)
 
     def test_poll_argument_types(self) -> None:
         bus = self.bus
-        type_errors = [
+        # Deliberately wrong types: Any, so that the type checker lets them through.
+        type_errors: List[Dict[str, Any]] = [
             dict(limit="100"), dict(limit=True), dict(limit=1.5), dict(limit=None),
             dict(shard=1.5), dict(shard="1"), dict(shard=False),
             dict(cursor=b"eyJ9"), dict(cursor=12),
@@ -36,8 +40,9 @@ class BadInputTest(BusTestCase):
         for kwargs in type_errors:
             with self.subTest(kwargs=kwargs):
                 self.assertRefusedBeforeCall(TypeError, lambda: bus.poll(**kwargs))
-        for kwargs in (dict(wait=float("nan")), dict(wait=float("inf")),
-                       dict(timeout=float("-inf"))):
+        value_errors: List[Dict[str, Any]] = [
+            dict(wait=float("nan")), dict(wait=float("inf")), dict(timeout=float("-inf"))]
+        for kwargs in value_errors:
             with self.subTest(kwargs=kwargs):
                 self.assertRefusedBeforeCall(ValueError, lambda: bus.poll(**kwargs))
         self.assertNoLibraryErrors(bus)
@@ -45,9 +50,10 @@ class BadInputTest(BusTestCase):
 
     def test_publish_argument_types(self) -> None:
         bus = self.bus
-        for kwargs in (dict(shard=1.0), dict(shard="0"), dict(shard=True),
-                       dict(batch_id=123), dict(batch_id=b"abc"),
-                       dict(timeout="1"), dict(acks=1)):
+        type_errors: List[Dict[str, Any]] = [
+            dict(shard=1.0), dict(shard="0"), dict(shard=True), dict(batch_id=123),
+            dict(batch_id=b"abc"), dict(timeout="1"), dict(acks=1)]
+        for kwargs in type_errors:
             with self.subTest(kwargs=kwargs):
                 self.assertRefusedBeforeCall(TypeError, lambda: bus.publish([1], **kwargs))
         self.assertNoLibraryErrors(bus)

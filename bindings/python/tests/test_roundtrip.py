@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import unittest
 from pathlib import Path
+from typing import List
 from unittest import mock
 
 import netmesh
@@ -124,14 +125,15 @@ class FreeTest(BusTestCase):
     def test_every_string_the_library_returns_is_freed(self) -> None:
         lib = _lib.library()
         real_free = lib.cdll.mesh_free
-        freed = []
+        freed: List[int] = []
 
         def counting_free(ptr: int) -> None:
             freed.append(ptr)
             real_free(ptr)
 
-        lib.cdll.mesh_free = counting_free
-        self.addCleanup(setattr, lib.cdll, "mesh_free", real_free)
+        patcher = mock.patch.object(lib.cdll, "mesh_free", counting_free)
+        patcher.start()
+        self.addCleanup(patcher.stop)
         bus = netmesh.Bus(self.config())
         self.assertEqual(freed, [])  # success: error_out stays NULL
         bus.publish([1])

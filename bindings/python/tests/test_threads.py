@@ -13,6 +13,7 @@ from _support import BusTestCase
 THREADS = 8
 BATCHES = 20
 PER_BATCH = 25
+WAIT = 0.5  # seconds each poll of test_calls_run_in_parallel waits
 
 
 class ThreadsTest(BusTestCase):
@@ -66,16 +67,42 @@ class ThreadsTest(BusTestCase):
         self.assertEqual((stats["published"], stats["duplicates"]), (total, 0))
 
     def test_calls_run_in_parallel(self) -> None:
-        """ctypes releases the GIL: eight 0.5 s waiting polls take ~0.5 s, not 4 s."""
+        """ctypes releases the GIL: eight 0.5 s waiting polls take ~0.5 s, not 4 s.
+
+        Each poll must wait out its ``wait`` on the idle bus (so the whole takes
+        at least WAIT) and return empty without raising; together they must take
+        well under THREADS * WAIT, which only overlapping calls can do.
+        """
         bus = self.open_bus(shards=1)
+        errors: List[BaseException] = []
+        results: List[int] = []
+        lock = threading.Lock()
+
+        def poller() -> None:
+            try:
+                batch = bus.poll(wait=WAIT, start="latest")
+                with lock:
+                    results.append(len(batch.events))
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                with lock:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=poller) for _ in range(THREADS)]
         start = time.monotonic()
-        threads = [threading.Thread(target=bus.poll, kwargs={"wait": 0.5, "start": "latest"})
-                   for _ in range(THREADS)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
-        self.assertLess(time.monotonic() - start, 2.0)
+            thread.join(30)
+        elapsed = time.monotonic() - start
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a poll never returned")
+        if errors:  # a thread's exception is lost unless re-raised here
+            raise AssertionError(f"{len(errors)} of {THREADS} polls raised: {errors!r}") \
+                from errors[0]
+        self.assertEqual(results, [0] * THREADS)
+        # Each poll waited its full WAIT on the idle bus...
+        self.assertGreaterEqual(elapsed, WAIT)
+        # ...and they overlapped: run one after another they would take THREADS * WAIT.
+        self.assertLess(elapsed, WAIT * THREADS / 2)
 
 
 if __name__ == "__main__":
