@@ -165,8 +165,49 @@ type publisher struct {
 var recBufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // publish stamps b's records, sends them and waits until every one is
-// acknowledged, sending again what is unanswered until ctx ends.
-func (p *publisher) publish(ctx context.Context, b *pubBatch, clock *shardClock) error {
+// acknowledged, sending again what is unanswered until ctx ends. The work runs
+// on a goroutine of its own: a write to a server that reads nothing blocks
+// inside nats.go, and the call must still return at its deadline.
+func (p *publisher) publish(ctx context.Context, b *pubBatch, clock *shardClock, log *logger) error {
+	return bounded(ctx, log, "publish", func() error { return p.run(ctx, b, clock) }, b.timeoutError)
+}
+
+// deadlineGrace is how long a call waits past its deadline for its own worker
+// to report why it ended, before answering with a plain timeout.
+const deadlineGrace = 50 * time.Millisecond
+
+// bounded runs fn on a goroutine and returns its result, or late() once ctx
+// has ended and fn has not returned within deadlineGrace.
+func bounded(ctx context.Context, log *logger, what string, fn func() error, late func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				log.Errorf("recovered panic in %s: %v", what, r)
+				err = NewError(CodeInternal, "internal error (recovered panic in %s): %v", what, r)
+			}
+			done <- err
+		}()
+		err = fn()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(deadlineGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return late()
+	}
+}
+
+// run is publish's worker; it releases what it holds when it ends.
+func (p *publisher) run(ctx context.Context, b *pubBatch, clock *shardClock) error {
 	bufp := recBufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bufp) <= 8<<20 {

@@ -309,23 +309,24 @@ func checkServerURL(s string, i, n int) error {
 }
 
 // redactURL hides the user info of every URL in s, commas inside a password
-// included: from the "://" before each '@' (or the start) to the '@'.
+// included: each part after a "://" (and the text before the first) loses what
+// comes before its last '@'. Only then is the list split and trimmed.
 func redactURL(s string) string {
-	var out strings.Builder
-	for {
-		at := strings.IndexByte(s, '@')
-		if at < 0 {
-			out.WriteString(s)
-			return out.String()
+	parts := strings.Split(s, "://")
+	for i, p := range parts {
+		if at := strings.LastIndexByte(p, '@'); at >= 0 {
+			stars := "***"
+			if strings.Contains(p[:at], ":") {
+				stars = "***:***"
+			}
+			parts[i] = stars + p[at:]
 		}
-		start := 0
-		if j := strings.LastIndex(s[:at], "://"); j >= 0 {
-			start = j + 3
-		}
-		out.WriteString(s[:start])
-		out.WriteString("***@")
-		s = s[at+1:]
 	}
+	entries := strings.Split(strings.Join(parts, "://"), ",")
+	for i, e := range entries {
+		entries[i] = strings.TrimSpace(e)
+	}
+	return strings.Join(entries, ",")
 }
 
 // RedactedURL is the server URL with credentials hidden, for logs and stats.

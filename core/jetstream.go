@@ -34,7 +34,8 @@ type adapter struct {
 	reads   readRouter
 	wake    notifier
 
-	open atomic.Bool
+	open      atomic.Bool
+	connected atomic.Bool // kept by connection callbacks: stats must never wait on nc's lock
 }
 
 const drainTimeout = 10 * time.Second
@@ -61,12 +62,17 @@ func (a *adapter) connect() error {
 		return wrapError(CodeConnection, errors.New(redactError(err.Error(), a.cfg)), "connect to %s", a.serverLabel())
 	}
 	a.nc = nc
+	a.connected.Store(nc.IsConnected())
 	a.version = nc.ConnectedServerVersion()
 	a.batchGet.Store(versionAtLeast(a.version, 2, 11))
 	js, err := jetstream.New(nc)
 	if err != nil {
 		a.close()
 		return wrapError(CodeInternal, err, "jetstream context")
+	}
+	if err := a.checkJetStream(js); err != nil {
+		a.close()
+		return err
 	}
 	a.streams = newStreamSet(js, a.cfg, a.subjects)
 	inbox := nats.NewInbox()
@@ -81,7 +87,7 @@ func (a *adapter) connect() error {
 	nonce := randomNonce()
 	a.pub = publisher{nc: nc, subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
-	a.wake.init(nc, a.cfg.Prefix+".shard.*")
+	a.wake.init(nc, a.log, a.cfg.Prefix+".shard.*")
 	a.warnExtraShards(js)
 	a.open.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())
@@ -102,6 +108,12 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			a.log.Warnf("nats: %v", err)
 		}),
+		// A write to a server that reads nothing fails after this long instead
+		// of nats.go's minute, so a drain or close of such a connection ends.
+		nats.FlusherTimeout(c.RequestTimeout),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { a.connected.Store(false) }),
+		nats.ReconnectHandler(func(*nats.Conn) { a.connected.Store(true) }),
+		nats.ClosedHandler(func(*nats.Conn) { a.connected.Store(false) }),
 	}
 	if c.Auth.User != "" {
 		opts = append(opts, nats.UserInfo(c.Auth.User, c.Auth.Password))
@@ -135,6 +147,23 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		opts = append(opts, o)
 	}
 	return opts, nil
+}
+
+// checkJetStream refuses a server without JetStream at once: its publishes
+// would only ever answer "no responders", which reads as retryable. A server
+// that does not answer in time (a cluster electing) is given the benefit of
+// the doubt.
+func (a *adapter) checkJetStream(js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(context.Background(), min(a.cfg.RequestTimeout, 2*time.Second))
+	defer cancel()
+	_, err := js.AccountInfo(ctx)
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return NewError(CodeConnection, "JetStream is not enabled on the server at %s (run nats-server with -js)", a.serverLabel())
+	}
+	if err != nil {
+		a.log.Warnf("JetStream account info: %v", err)
+	}
+	return nil
 }
 
 // warnExtraShards logs streams of this prefix beyond the configured shard count:
@@ -193,7 +222,7 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // healthy reports whether the adapter is open and connected.
 func (a *adapter) healthy() bool {
-	return a.open.Load() && a.nc != nil && a.nc.IsConnected()
+	return a.open.Load() && a.connected.Load()
 }
 
 // shutdown drains the connection under a bound and releases the embedded server.

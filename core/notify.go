@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -11,42 +12,78 @@ import (
 // subject messages, so the subscription sees them as they are stored.
 type notifier struct {
 	nc      *nats.Conn
+	log     *logger
 	subject string
 	mu      sync.Mutex
 	waiters int
 	sub     *nats.Subscription
+	ready   chan struct{} // closed once the subscription of the current waiters is in place
+	subErr  error
 	ch      chan struct{} // closed and replaced on every event
 	stopped bool
 }
 
-func (n *notifier) init(nc *nats.Conn, subject string) {
-	n.nc, n.subject, n.ch = nc, subject, make(chan struct{})
+func (n *notifier) init(nc *nats.Conn, log *logger, subject string) {
+	n.nc, n.log, n.subject, n.ch = nc, log, subject, make(chan struct{})
 }
 
 // acquire registers a waiter; the subscription is in place when it returns, and
 // since reads go out later on the same connection, no event can slip between.
-func (n *notifier) acquire() error {
+// The subscribe runs on a goroutine: behind a write to a server that reads
+// nothing it would block, and the poll must still end at its deadline.
+func (n *notifier) acquire(ctx context.Context) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.stopped {
+		n.mu.Unlock()
 		return errShutdown
 	}
 	n.waiters++
-	if n.sub == nil {
-		sub, err := n.nc.Subscribe(n.subject, func(*nats.Msg) {
-			n.mu.Lock()
-			close(n.ch)
-			n.ch = make(chan struct{})
-			n.mu.Unlock()
-		})
+	if n.ready == nil {
+		n.ready = make(chan struct{})
+		go n.subscribe(n.ready)
+	}
+	ready := n.ready
+	n.mu.Unlock()
+	select {
+	case <-ready:
+		n.mu.Lock()
+		err := n.subErr
+		n.mu.Unlock()
 		if err != nil {
-			n.waiters--
+			n.release()
 			return wrapError(CodeTransient, err, "wait subscription")
 		}
-		_ = sub.SetPendingLimits(1<<16, 64<<20)
-		n.sub = sub
+		return nil
+	case <-ctx.Done():
+		n.release()
+		return NewError(CodeTransient, "wait subscription: the server did not take it in time")
 	}
-	return nil
+}
+
+func (n *notifier) subscribe(ready chan struct{}) {
+	defer recoverLog(n.log, "wait subscription")
+	sub, err := n.nc.Subscribe(n.subject, func(*nats.Msg) {
+		n.mu.Lock()
+		close(n.ch)
+		n.ch = make(chan struct{})
+		n.mu.Unlock()
+	})
+	if err == nil {
+		_ = sub.SetPendingLimits(1<<16, 64<<20)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ready != ready { // every waiter left meanwhile
+		if err == nil {
+			go unsubscribe(sub)
+		}
+		return
+	}
+	n.sub, n.subErr = sub, err
+	if err != nil {
+		n.ready = nil // the next waiter tries again
+	}
+	close(ready)
 }
 
 // changed returns a channel closed at the next event.
@@ -60,11 +97,17 @@ func (n *notifier) release() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.waiters--
-	if n.waiters == 0 && n.sub != nil {
-		_ = n.sub.Unsubscribe()
-		n.sub = nil
+	if n.waiters > 0 {
+		return
 	}
+	if n.sub != nil {
+		go unsubscribe(n.sub)
+	}
+	n.sub, n.ready, n.subErr = nil, nil, nil
 }
+
+// unsubscribe runs on its own goroutine, for the same reason as subscribe.
+func unsubscribe(sub *nats.Subscription) { _ = sub.Unsubscribe() }
 
 func (n *notifier) stop() {
 	n.mu.Lock()

@@ -82,7 +82,10 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	}
 	considered := b.considered(req)
 	if req.wait > 0 {
-		if err := b.js.wake.acquire(); err != nil {
+		ctx, cancel := b.deadline(req.timeout)
+		err := b.js.wake.acquire(ctx)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 		defer b.js.wake.release()

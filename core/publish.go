@@ -33,7 +33,7 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	if err := b.js.streams.ensureAll(ctx, batch.perShard); err != nil {
 		return nil, err
 	}
-	if err := b.js.pub.publish(ctx, batch, b.clock); err != nil {
+	if err := b.js.pub.publish(ctx, batch, b.clock, b.log); err != nil {
 		if b.ctx.Err() != nil {
 			return nil, errShutdown
 		}

@@ -353,43 +353,56 @@ func (acc *shardAcc) add(seq uint64, data []byte) {
 	acc.entries = append(acc.entries, e)
 }
 
-// readAll sends every read at once, then waits for all of them.
+// readAll sends every read at once, then waits for all of them. The requests
+// go out from a goroutine: a write to a server that reads nothing blocks inside
+// nats.go, and the poll must still end at its deadline.
 func (r *readRouter) readAll(ctx context.Context, reads []*shardRead) error {
 	g := newReadGroup(reads)
-	var first error
-	for i, rd := range reads {
-		if err := r.send(rd); err != nil {
-			first = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
-			for _, rest := range reads[i:] {
-				r.finish(rest, nil)
-			}
-			break
-		}
-	}
+	go r.sendAll(reads)
 	select {
 	case <-g.done:
 	case <-ctx.Done():
-		var late []int
-		for _, rd := range reads {
-			rd.mu.Lock()
-			if !rd.finished {
-				late = append(late, rd.acc.shard)
-			}
-			rd.mu.Unlock()
-			r.finish(rd, nil)
-		}
-		if first == nil {
-			if ctx.Err() == context.Canceled {
-				first = errShutdown
-			} else {
-				first = NewError(CodeTransient, "read shards %v: no answer in time", late)
-			}
-		}
+		return r.abandon(ctx, reads)
 	}
 	for _, rd := range reads {
-		if rd.err != nil && first == nil {
-			first = rd.err
+		if rd.err != nil {
+			return rd.err
 		}
 	}
-	return first
+	return nil
+}
+
+func (r *readRouter) sendAll(reads []*shardRead) {
+	for i, rd := range reads {
+		if err := r.send(rd); err != nil {
+			err = wrapError(CodeTransient, err, "read shard %d", rd.acc.shard)
+			for _, rest := range reads[i:] {
+				r.finish(rest, err)
+			}
+			return
+		}
+	}
+}
+
+// abandon ends reads whose deadline passed and says which shards were late.
+func (r *readRouter) abandon(ctx context.Context, reads []*shardRead) error {
+	var late []int
+	var failed error
+	for _, rd := range reads {
+		rd.mu.Lock()
+		if !rd.finished {
+			late = append(late, rd.acc.shard)
+		} else if rd.err != nil && failed == nil {
+			failed = rd.err
+		}
+		rd.mu.Unlock()
+		r.finish(rd, nil)
+	}
+	switch {
+	case ctx.Err() == context.Canceled:
+		return errShutdown
+	case failed != nil:
+		return failed
+	}
+	return NewError(CodeTransient, "read shards %v: no answer in time", late)
 }
