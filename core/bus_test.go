@@ -3,11 +3,10 @@ package core
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // sampleEvent is event i: every kind of JSON value, with whitespace, escapes and
@@ -44,39 +43,6 @@ func sampleEvents(from, n int) []string {
 		evs[i] = sampleEvent(from + i)
 	}
 	return evs
-}
-
-// checkRoundTrip fails unless got holds every event of want exactly once, byte
-// for byte, on its routed shard, in publish order per shard.
-func checkRoundTrip(t *testing.T, got []eventJSON, want []string, shards int) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("polled %d events, published %d", len(got), len(want))
-	}
-	index := make(map[string]int, len(want))
-	for i, ev := range want {
-		index[ev] = i
-	}
-	seen := make([]bool, len(want))
-	lastIdx := map[int]int{}
-	for _, e := range got {
-		i, ok := index[string(e.Raw)]
-		if !ok {
-			t.Fatalf("polled an event that was not published (or not byte-identical): %s", e.Raw)
-		}
-		if seen[i] {
-			t.Fatalf("event %d polled twice: %s", i, e.Raw)
-		}
-		seen[i] = true
-		if wantShard := routeShard([]byte(want[i]), shards); e.Shard != wantShard {
-			t.Fatalf("event %d on shard %d, routed to %d", i, e.Shard, wantShard)
-		}
-		if last, ok := lastIdx[e.Shard]; ok && i <= last {
-			t.Fatalf("shard %d: event %d polled after event %d", e.Shard, i, last)
-		}
-		lastIdx[e.Shard] = i
-	}
-	checkShardOrder(t, got)
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -234,10 +200,7 @@ func TestPublishAcks(t *testing.T) {
 func TestRestartKeepsEvents(t *testing.T) {
 	dir := t.TempDir()
 	cfg := fileConfig(dir, `,"shards":4`)
-	b, err := Open([]byte(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBus(t, cfg)
 	var all []string
 	acked := map[string]ackJSON{}
 	for batch := 0; batch < 3; batch++ {
@@ -276,16 +239,8 @@ func TestRestartKeepsEvents(t *testing.T) {
 func TestSharedEmbeddedServer(t *testing.T) {
 	dir := t.TempDir()
 	cfg := fileConfig(dir, `,"shards":2`)
-	b1, err := Open([]byte(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, err := Open([]byte(cfg))
-	if err != nil {
-		b1.Close()
-		t.Fatal(err)
-	}
-	defer b2.Close()
+	b1 := openBus(t, cfg)
+	b2 := openBus(t, cfg)
 	if b1.js.embedded == nil || b1.js.embedded != b2.js.embedded {
 		t.Fatalf("two buses on one store_dir run two servers")
 	}
@@ -299,9 +254,9 @@ func TestSharedEmbeddedServer(t *testing.T) {
 	}
 
 	// Differing embedded settings are refused, and leave the server alone.
-	_, err = Open([]byte(`{"embedded":{"store_dir":` + jsonQuote(dir) + `,"memory":true},"shards":2,"log_level":"off"}`))
+	_, err := tryOpen(t, storeConfig(dir, `,"memory":true`, `,"shards":2`))
 	wantCode(t, err, CodeInvalidArgument, "other settings")
-	_, err = Open([]byte(`{"embedded":{"store_dir":` + jsonQuote(dir) + `,"listen":"127.0.0.1:0"},"shards":2,"log_level":"off"}`))
+	_, err = tryOpen(t, storeConfig(dir, `,"listen":"127.0.0.1:0"`, `,"shards":2`))
 	wantCode(t, err, CodeInvalidArgument, "other settings")
 
 	if err := b1.Close(); err != nil {
@@ -315,9 +270,12 @@ func TestSharedEmbeddedServer(t *testing.T) {
 	if err := b2.Close(); err != nil {
 		t.Fatalf("close b2: %v", err)
 	}
-	abs, _ := filepath.Abs(dir)
+	key, err := storeKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	embeddedMu.Lock()
-	left := embedded[abs]
+	left := embedded[key]
 	embeddedMu.Unlock()
 	if left != nil {
 		t.Fatalf("embedded server still registered after its last bus closed")
@@ -327,7 +285,8 @@ func TestSharedEmbeddedServer(t *testing.T) {
 const helperEnv = "NETMESH_TEST_HELPER_STORE_DIR"
 
 // TestHelperProcess is the child of TestSecondProcessStoreDir: it opens a bus
-// on the store dir it is given and prints the outcome.
+// on the store dir it is given and prints the outcome. It calls Open itself: it
+// reports Open's error rather than failing, and ends with os.Exit.
 func TestHelperProcess(t *testing.T) {
 	dir := os.Getenv(helperEnv)
 	if dir == "" {
@@ -346,9 +305,7 @@ func TestHelperProcess(t *testing.T) {
 
 func runHelper(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	out, err := cmd.CombinedOutput()
+	out, err := childTest("TestHelperProcess", helperEnv, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper process: %v\n%s", err, out)
 	}
@@ -367,10 +324,7 @@ func runHelper(t *testing.T, dir string) map[string]string {
 
 func TestSecondProcessStoreDir(t *testing.T) {
 	dir := t.TempDir()
-	b, err := Open([]byte(fileConfig(dir, `,"shards":1`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBus(t, fileConfig(dir, `,"shards":1`))
 	publishEvents(t, b, []string{`{"from":"parent"}`}, "")
 	res := runHelper(t, dir)
 	if res["code"] != "invalid_argument" || !strings.Contains(res["msg"], "in use") {
@@ -395,15 +349,12 @@ func TestSecondProcessStoreDir(t *testing.T) {
 }
 
 func TestCallsAfterClose(t *testing.T) {
-	b, err := Open([]byte(memConfig(t, `,"shards":2`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openMem(t, `,"shards":2`)
 	publishEvents(t, b, []string{`1`}, "")
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	_, err = b.Publish([]byte(`{"events":[1]}`))
+	_, err := b.Publish([]byte(`{"events":[1]}`))
 	wantCode(t, err, CodeShutdown)
 	_, err = b.Publish([]byte(`not even json`))
 	wantCode(t, err, CodeShutdown)
@@ -416,10 +367,7 @@ func TestCallsAfterClose(t *testing.T) {
 }
 
 func TestCloseEndsLongPoll(t *testing.T) {
-	b, err := Open([]byte(memConfig(t, `,"shards":2`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openMem(t, `,"shards":2`)
 	res := make(chan error, 1)
 	go func() {
 		_, err := b.Poll([]byte(`{"wait_ms":120000}`))
@@ -483,25 +431,16 @@ func TestConcurrentPublishPoll(t *testing.T) {
 		go func() {
 			defer cwg.Done()
 			cursor := ""
-			for polls := 0; polls < 100000; polls++ {
-				finished := done.Load() // every publish was acknowledged before this poll
-				req := fmt.Sprintf(`{"shard":%d,"limit":97,"wait_ms":100`, k)
-				if cursor != "" {
-					req += `,"cursor":` + jsonQuote(cursor)
-				}
-				out, err := b.Poll([]byte(req + "}"))
+			for reads := 0; reads < 100000; reads++ {
+				finished := done.Load() // every publish was acknowledged before this read
+				evs, next, err := pollAllErr(b, cursor, 97, fmt.Sprintf(`,"shard":%d,"wait_ms":100`, k))
 				if err != nil {
 					t.Errorf("consumer %d: %v", k, err)
 					return
 				}
-				var r pollResp
-				if err := json.Unmarshal(out, &r); err != nil {
-					t.Errorf("consumer %d: %v", k, err)
-					return
-				}
-				got[k] = append(got[k], r.Events...)
-				cursor = r.NextCursor
-				if finished && len(r.Events) == 0 && !r.HasMore {
+				got[k] = append(got[k], evs...)
+				cursor = next
+				if finished { // read to an empty poll after every publish: all read
 					return
 				}
 			}
@@ -552,9 +491,9 @@ func TestConcurrentPublishPoll(t *testing.T) {
 	}
 }
 
-// DESIGN: t is "increasing per shard within one handle". Concurrent publishes on
-// one handle to one shard take their timestamps in one order and may reach the
-// stream in another.
+// docs/reference.md: within one handle, t increases by at least 1 per event on
+// each shard. Concurrent publishes on one handle to one shard take their
+// timestamps in one order and may reach the stream in another.
 func TestTimestampsIncreasePerShardUnderConcurrency(t *testing.T) {
 	b := openMem(t, `,"shards":1`)
 	var wg sync.WaitGroup
@@ -596,11 +535,7 @@ func TestWaitReturnsEarly(t *testing.T) {
 	res := make(chan result, 1)
 	go func() {
 		start := time.Now()
-		out, err := b.Poll([]byte(`{"wait_ms":20000}`))
-		var r pollResp
-		if err == nil {
-			err = json.Unmarshal(out, &r)
-		}
+		r, err := pollErr(b, `{"wait_ms":20000}`)
 		res <- result{r, err, time.Since(start)}
 	}()
 	waitForWaiter(t, b)
@@ -725,7 +660,7 @@ func TestMaxAge(t *testing.T) {
 // exactRequest pads a publish request of one string event to exactly n bytes.
 func exactRequest(n int) string {
 	const frame = `{"events":[""]}`
-	return `{"events":["` + strings.Repeat("x", n-len(frame)) + `"]}`
+	return `{"events":[` + jsonQuote(strings.Repeat("x", n-len(frame))) + `]}`
 }
 
 func TestTooLarge(t *testing.T) {
@@ -738,7 +673,7 @@ func TestTooLarge(t *testing.T) {
 	// bytes, published with batch_id "big" as event 0 of shard 0.
 	tsDigits := len(strconv.FormatUint(uint64(time.Now().UnixNano()), 10))
 	overhead := len(`{"r":,"t":,"s":0}`) + tsDigits + len("NATS/1.0\r\nNats-Msg-Id: big:0\r\n\r\n")
-	strEvent := func(n int) string { return `"` + strings.Repeat("y", n-2) + `"` }
+	strEvent := func(n int) string { return jsonQuote(strings.Repeat("y", n-2)) }
 
 	// Exactly at max_payload: stored.
 	fits := strEvent(limit - overhead)
@@ -823,7 +758,7 @@ func TestPublishInvalid(t *testing.T) {
 		{`{"events":[1],"batch_id":"a b"}`, "batch_id"},
 		{`{"events":[1],"batch_id":"a/b"}`, "batch_id"},
 		{`{"events":[1],"batch_id":"é"}`, "batch_id"},
-		{`{"events":[1],"batch_id":"` + strings.Repeat("a", 129) + `"}`, "batch_id"},
+		{`{"events":[1],"batch_id":` + jsonQuote(strings.Repeat("a", 129)) + `}`, "batch_id"},
 		{`{"events":[1],"batch_id":5}`, "batch_id"},
 		{`{"events":[1],"shard":4}`, "0..3"},
 		{`{"events":[1],"shard":-1}`, "0..3"},
@@ -848,7 +783,7 @@ func TestPublishInvalid(t *testing.T) {
 	}
 	// Valid corner cases next to them.
 	for _, req := range []string{
-		`{"events":[1],"batch_id":"` + strings.Repeat("a", 128) + `"}`,
+		`{"events":[1],"batch_id":` + jsonQuote(strings.Repeat("a", 128)) + `}`,
 		`{"events":[1],"batch_id":null,"shard":null,"timeout_ms":null}`,
 		`{"events":["null"],"shard":3,"timeout_ms":3600000,"acks":false}`,
 		`{"events":[0,false,"",{},[]]}`,
@@ -906,28 +841,11 @@ func TestStatsCounters(t *testing.T) {
 	}
 }
 
-// startTestServer runs a nats-server with JetStream in this process, listening
-// on a random loopback port, with a user and password.
-func startTestServer(t *testing.T) *server.Server {
-	t.Helper()
-	opts := &server.Options{
-		Host:      "127.0.0.1",
-		Port:      server.RANDOM_PORT,
-		JetStream: true,
-		StoreDir:  t.TempDir(),
-		NoSigs:    true,
-		NoLog:     true,
-		Username:  "alice",
-		Password:  "s3cr3t-pw",
-	}
-	return runServer(t, opts)
-}
-
 func TestURLServer(t *testing.T) {
 	srv := startTestServer(t)
 	addr := srv.Addr().String()
 	url := "nats://alice:s3cr3t-pw@" + addr
-	b := openBus(t, `{"url":`+jsonQuote(url)+`,"prefix":"ext","shards":3,"log_level":"off"}`)
+	b := openBus(t, urlConfig(url, `,"prefix":"ext","shards":3`))
 	evs := sampleEvents(0, 90)
 	publishEvents(t, b, evs, "")
 	got, _ := pollAll(t, b, "", 40, "")
@@ -936,27 +854,23 @@ func TestURLServer(t *testing.T) {
 	if s.Embedded || s.Prefix != "ext" || strings.Contains(s.Server.URL, "s3cr3t") || !strings.Contains(s.Server.URL, addr) {
 		t.Fatalf("stats of a url bus: %+v", s)
 	}
-	// The streams are the ones DESIGN names, with its settings.
-	nc, err := nats.Connect("nats://"+addr, nats.UserInfo("alice", "s3cr3t-pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
+	// The streams are the ones docs/reference.md names (P_shard_k with the one
+	// subject P.shard.k), with its settings.
+	js := rawJSAt(t, "nats://"+addr, nats.UserInfo("alice", "s3cr3t-pw"))
 	for k := 0; k < 3; k++ {
-		info, err := js.StreamInfo(fmt.Sprintf("ext_shard_%d", k))
+		st, err := js.Stream(context.Background(), fmt.Sprintf("ext_shard_%d", k))
 		if err != nil {
 			t.Fatalf("stream of shard %d: %v", k, err)
 		}
-		c := info.Config
+		c := st.CachedInfo().Config
 		if len(c.Subjects) != 1 || c.Subjects[0] != fmt.Sprintf("ext.shard.%d", k) || !c.AllowDirect ||
-			c.Storage != nats.FileStorage || c.Discard != nats.DiscardOld || c.Duplicates != time.Hour || c.Replicas != 1 {
+			c.Storage != jetstream.FileStorage || c.Discard != jetstream.DiscardOld || c.Duplicates != time.Hour || c.Replicas != 1 {
 			t.Fatalf("stream config of shard %d: %+v", k, c)
 		}
 	}
 
 	// Wrong credentials: connection, and the password never shows.
-	_, err = Open([]byte(`{"url":` + jsonQuote("nats://alice:wr0ng-pw@"+addr) + `,"connect_timeout_ms":2000,"log_level":"off"}`))
+	_, err := tryOpen(t, urlConfig("nats://alice:wr0ng-pw@"+addr, `,"connect_timeout_ms":2000`))
 	wantCode(t, err, CodeConnection)
 	if strings.Contains(err.Error(), "wr0ng-pw") {
 		t.Fatalf("auth failure leaks the password: %v", err)
@@ -964,7 +878,7 @@ func TestURLServer(t *testing.T) {
 }
 
 func TestEmbeddedListenWithAuth(t *testing.T) {
-	b := openBus(t, `{"embedded":{"store_dir":`+jsonQuote(t.TempDir())+`,"memory":true,"listen":"127.0.0.1:0"},"auth":{"token":"t0k3n"},"shards":1,"log_level":"off"}`)
+	b := openBus(t, storeConfig(t.TempDir(), `,"memory":true,"listen":"127.0.0.1:0"`, `,"auth":{"token":"t0k3n"},"shards":1`))
 	url := stats(t, b).Server.URL
 	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
 		t.Fatalf("listening embedded server url %q", url)
@@ -973,14 +887,13 @@ func TestEmbeddedListenWithAuth(t *testing.T) {
 		nc.Close()
 		t.Fatal("another process connected without the token")
 	}
-	nc, err := nats.Connect(url, nats.Token("t0k3n"))
-	if err != nil {
-		t.Fatalf("connect with the token: %v", err)
-	}
-	defer nc.Close()
+	js := rawJSAt(t, url, nats.Token("t0k3n"))
 	publishEvents(t, b, []string{`{"shared":true}`}, "")
-	js, _ := nc.JetStream()
-	m, err := js.GetMsg("netmesh_shard_0", 1)
+	st, err := js.Stream(context.Background(), "netmesh_shard_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	for i, p := range procs {
 		urls[i] = p.url()
 	}
-	cfg := fmt.Sprintf(`{"url":%q,"replicas":3,"shards":2,"request_timeout_ms":20000}`, strings.Join(urls, ","))
+	cfg := urlConfig(strings.Join(urls, ","), `,"replicas":3,"shards":2,"request_timeout_ms":20000`)
 
 	// The cluster needs a moment to elect its JetStream meta leader.
 	start := time.Now()
@@ -48,11 +48,11 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var err error
-		if b, err = Open([]byte(cfg)); err == nil {
-			if _, err = b.Publish([]byte(`{"timeout_ms":3000,` + procEvents(0, 500)[1:])); err == nil {
+		if b, err = tryOpen(t, cfg); err == nil {
+			if _, err = b.Publish([]byte(`{"timeout_ms":3000,"events":` + eventsJSON(numberedEvents(0, 500)) + `}`)); err == nil {
 				break
 			}
-			b.Close()
+			b.Close() // before the next try; the cleanup's second Close is ignored
 		}
 		if time.Now().After(deadline) {
 			for _, p := range procs {
@@ -65,14 +65,13 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	defer b.Close()
 	t.Logf("cluster ready and first 500 events stored after %v", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 
 	// Kill the node the bus is connected to, with a publish running.
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"cluster-1",` + procEvents(500, 19500)[1:]))
+		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"cluster-1","events":` + eventsJSON(numberedEvents(500, 19500)) + `}`))
 		done <- err
 	}()
 	time.Sleep(30 * time.Millisecond)
@@ -98,10 +97,10 @@ func TestClusterReplicasSurviveNodeLoss(t *testing.T) {
 	t.Logf("publish across the node loss took %v", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	// Reads may meet a leader election: retry transient failures.
-	var got []string
+	var got []eventJSON
 	for attempt := 0; ; attempt++ {
 		var err error
-		got, err = readAllEvents(b, 5000)
+		got, _, err = pollAllErr(b, "", 5000, "")
 		if err == nil || CodeOf(err) != CodeTransient || attempt == 20 {
 			if err != nil {
 				t.Fatalf("read back: %v", err)

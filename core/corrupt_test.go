@@ -9,24 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// rawJS is a plain nats.go JetStream client on the bus's embedded server.
-func rawJS(t *testing.T, b *Bus) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(b.js.embedded.srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
 
 // storeRaw stores data as it is on shard k's subject and returns its sequence.
 func storeRaw(t *testing.T, js jetstream.JetStream, k int, data string) uint64 {

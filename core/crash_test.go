@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,8 @@ import (
 const crashEnv = "NETMESH_TEST_CRASH_DIR"
 
 // TestCrashChild is the process killed by TestAckedEventsSurviveProcessKill:
-// it publishes, says so once every event is acknowledged, and waits to die.
+// it publishes, says so once every event is acknowledged, and waits to die. It
+// calls Open itself: it reports errors on stdout, and never returns.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashEnv)
 	if dir == "" {
@@ -25,7 +25,7 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(1)
 	}
 	for i := 0; i < 5; i++ {
-		if _, err := b.Publish([]byte(procEvents(i*1000, 1000))); err != nil {
+		if _, err := b.Publish([]byte(`{"events":` + eventsJSON(numberedEvents(i*1000, 1000)) + `}`)); err != nil {
 			fmt.Printf("publish: %v\n", err)
 			os.Exit(1)
 		}
@@ -39,8 +39,7 @@ func TestCrashChild(t *testing.T) {
 // embedded server, and the next process can take the store directory over.
 func TestAckedEventsSurviveProcessKill(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd := childTest("TestCrashChild", crashEnv, dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -73,10 +72,7 @@ func TestAckedEventsSurviveProcessKill(t *testing.T) {
 	}
 	_ = cmd.Wait()
 
-	b, err := Open([]byte(fileConfig(dir, `,"shards":4`)))
-	if err != nil {
-		t.Fatalf("open after the kill: %v", err)
-	}
-	defer b.Close()
-	checkExactlyOnce(t, procReadAll(t, b, 1000), 5000)
+	b := openBus(t, fileConfig(dir, `,"shards":4`)) // after the kill
+	got, _ := pollAll(t, b, "", 1000, "")
+	checkExactlyOnce(t, got, 5000)
 }

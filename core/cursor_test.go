@@ -8,16 +8,6 @@ import (
 	"testing"
 )
 
-// publishTo puts n events on shard k, named "k-i".
-func publishTo(t *testing.T, b *Bus, k, from, n int) {
-	t.Helper()
-	evs := make([]string, n)
-	for i := range evs {
-		evs[i] = fmt.Sprintf(`"%d-%d"`, k, from+i)
-	}
-	publishEvents(t, b, evs, fmt.Sprintf(`,"shard":%d`, k))
-}
-
 func TestCursorAbsentNullEmpty(t *testing.T) {
 	b := openMem(t, `,"shards":2`)
 	publishTo(t, b, 0, 0, 4)
@@ -279,11 +269,7 @@ func TestPollFairness(t *testing.T) {
 		if i > 400 {
 			t.Fatal("no end after 400 polls of 2")
 		}
-		req := `{"limit":2`
-		if cursor != "" {
-			req += `,"cursor":` + jsonQuote(cursor)
-		}
-		r := poll(t, b, req+"}")
+		r := poll(t, b, pollReq(2, cursor, ""))
 		if len(r.Events) > 2 {
 			t.Fatalf("limit 2 returned %d events", len(r.Events))
 		}
@@ -328,11 +314,7 @@ func TestPollLimitBelowShardCount(t *testing.T) {
 		if i > 1000 {
 			t.Fatalf("no progress: %d events after 1000 polls", total)
 		}
-		req := `{"limit":3`
-		if cursor != "" {
-			req += `,"cursor":` + jsonQuote(cursor)
-		}
-		r := poll(t, b, req+"}")
+		r := poll(t, b, pollReq(3, cursor, ""))
 		if len(r.Events) != 3 && total+len(r.Events) != shards*6 {
 			t.Fatalf("poll %d: %d events", i, len(r.Events))
 		}
@@ -358,7 +340,8 @@ func TestPollLimitBelowShardCount(t *testing.T) {
 	}
 }
 
-// DESIGN: "successive polls rotate where they start, so no shard starves".
+// docs/reference.md: successive polls of one cursor rotate where they start, so
+// no shard starves, even when several consumers poll one bus.
 // Two consumers, each with its own cursor, alternating polls on one bus: each
 // consumer's successive polls must still rotate over the shards.
 func TestPollFairnessInterleavedConsumers(t *testing.T) {
@@ -369,11 +352,7 @@ func TestPollFairnessInterleavedConsumers(t *testing.T) {
 	read := []map[int]int{{}, {}}
 	for i := 0; i < 8; i++ {
 		for c := range cursors {
-			req := `{"limit":1`
-			if cursors[c] != "" {
-				req += `,"cursor":` + jsonQuote(cursors[c])
-			}
-			r := poll(t, b, req+"}")
+			r := poll(t, b, pollReq(1, cursors[c], ""))
 			if len(r.Events) != 1 {
 				t.Fatalf("consumer %d poll %d: %d events", c, i, len(r.Events))
 			}
@@ -440,10 +419,10 @@ func TestCursorDuplicateKeyAfterMany(t *testing.T) {
 	var js strings.Builder
 	js.WriteString("{")
 	for k := 0; k < 30; k++ {
-		fmt.Fprintf(&js, `"%d":"1",`, k)
+		js.WriteString(jsonQuote(strconv.Itoa(k)) + `:"1",`)
 	}
 	js.WriteString(`"29":"2"}`)
-	_, err := decodeCursor(base64.StdEncoding.EncodeToString([]byte(js.String())), 64)
+	_, err := decodeCursor(makeCursor(js.String()), 64)
 	if CodeOf(err) != CodeInvalidArgument || !strings.Contains(err.Error(), "appears twice") {
 		t.Fatalf("cursor naming shard 29 twice: %v, want invalid_argument (appears twice)", err)
 	}

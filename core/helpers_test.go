@@ -4,26 +4,20 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// memConfig is a config for an embedded server with memory storage on its own
-// store dir; extra is a comma-led list of further fields (e.g. `,"shards":4`).
-func memConfig(t testing.TB, extra string) string {
-	t.Helper()
-	return `{"embedded":{"store_dir":` + jsonQuote(t.TempDir()) + `,"memory":true},"log_level":"off"` + extra + `}`
-}
-
-// fileConfig is a config for an embedded server with file storage in dir.
-func fileConfig(dir, extra string) string {
-	return `{"embedded":{"store_dir":` + jsonQuote(dir) + `},"log_level":"off"` + extra + `}`
-}
-
+// jsonQuote is s as a JSON string: the one way tests quote text into JSON.
 func jsonQuote(s string) string {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -32,14 +26,52 @@ func jsonQuote(s string) string {
 	return string(b)
 }
 
-// openBus opens a bus and closes it when the test ends.
-func openBus(t testing.TB, config string) *Bus {
+// Test configs. Every bus a test opens has one of these, so all of them have
+// log_level off. extra is a comma-led list of further fields (e.g. `,"shards":4`).
+
+// storeConfig is a config for an embedded server on store dir dir; embedded is a
+// comma-led list of further embedded fields (e.g. `,"memory":true`).
+func storeConfig(dir, embedded, extra string) string {
+	return `{"embedded":{"store_dir":` + jsonQuote(dir) + embedded + `},"log_level":"off"` + extra + `}`
+}
+
+// memConfig is a config for an embedded server with memory storage on its own
+// store dir.
+func memConfig(t testing.TB, extra string) string {
+	t.Helper()
+	return storeConfig(t.TempDir(), `,"memory":true`, extra)
+}
+
+// fileConfig is a config for an embedded server with file storage in dir.
+func fileConfig(dir, extra string) string {
+	return storeConfig(dir, "", extra)
+}
+
+// urlConfig is a config for the server (or comma-separated servers) at url.
+func urlConfig(url, extra string) string {
+	return `{"url":` + jsonQuote(url) + `,"log_level":"off"` + extra + `}`
+}
+
+// tryOpen opens a bus where Open may fail: it returns Open's error, and closes a
+// bus it opened when the test ends.
+func tryOpen(t testing.TB, config string) (*Bus, error) {
 	t.Helper()
 	b, err := Open([]byte(config))
 	if err != nil {
-		t.Fatalf("Open(%s): %v", config, err)
+		return nil, err
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	return b, nil
+}
+
+// openBus opens a bus and closes it when the test ends. A test may Close it
+// itself before; the second Close is then ignored.
+func openBus(t testing.TB, config string) *Bus {
+	t.Helper()
+	b, err := tryOpen(t, config)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", config, err)
+	}
 	return b
 }
 
@@ -75,16 +107,24 @@ type pollResp struct {
 	Skipped    int         `json:"skipped"`
 }
 
-// decodeStrict decodes a response, refusing fields the contract does not name.
-func decodeStrict(t testing.TB, data []byte, v any) {
-	t.Helper()
+// decodeStrictErr decodes a response, refusing fields the contract does not name.
+func decodeStrictErr(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %s: %v", clip(data), err)
+		return fmt.Errorf("decode %s: %w", clip(data), err)
 	}
 	if dec.More() {
-		t.Fatalf("trailing data after response %s", clip(data))
+		return fmt.Errorf("trailing data after response %s", clip(data))
+	}
+	return nil
+}
+
+// decodeStrict is decodeStrictErr failing the test.
+func decodeStrict(t testing.TB, data []byte, v any) {
+	t.Helper()
+	if err := decodeStrictErr(data, v); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -97,6 +137,15 @@ func publish(t testing.TB, b *Bus, req string) pubResp {
 	var r pubResp
 	decodeStrict(t, out, &r)
 	return r
+}
+
+// numberedEvents are the events {"n":from} .. {"n":from+n-1}.
+func numberedEvents(from, n int) []string {
+	evs := make([]string, n)
+	for i := range evs {
+		evs[i] = `{"n":` + strconv.Itoa(from+i) + `}`
+	}
+	return evs
 }
 
 // eventsJSON joins events into a JSON array.
@@ -114,42 +163,82 @@ func publishEvents(t testing.TB, b *Bus, events []string, extra string) pubResp 
 	return r
 }
 
-func poll(t testing.TB, b *Bus, req string) pollResp {
+// publishTo puts n events on shard k, the strings "k-from" .. "k-(from+n-1)".
+func publishTo(t testing.TB, b *Bus, k, from, n int) {
 	t.Helper()
+	evs := make([]string, n)
+	for i := range evs {
+		evs[i] = jsonQuote(fmt.Sprintf("%d-%d", k, from+i))
+	}
+	publishEvents(t, b, evs, fmt.Sprintf(`,"shard":%d`, k))
+}
+
+// pollErr polls once and decodes the response strictly. It returns an error
+// rather than failing the test: for goroutines, and for tests that expect one.
+// A Poll error is wrapped, so CodeOf still finds its code.
+func pollErr(b *Bus, req string) (pollResp, error) {
+	var r pollResp
 	out, err := b.Poll([]byte(req))
 	if err != nil {
-		t.Fatalf("Poll(%s): %v", req, err)
+		return r, fmt.Errorf("Poll(%s): %w", clip([]byte(req)), err)
 	}
-	var r pollResp
-	decodeStrict(t, out, &r)
+	if err := decodeStrictErr(out, &r); err != nil {
+		return r, fmt.Errorf("Poll(%s): %w", clip([]byte(req)), err)
+	}
 	if r.NextCursor == "" {
-		t.Fatalf("Poll(%s): empty next_cursor in %s", req, clip(out))
+		return r, fmt.Errorf("Poll(%s): empty next_cursor in %s", clip([]byte(req)), clip(out))
+	}
+	return r, nil
+}
+
+// poll is pollErr failing the test.
+func poll(t testing.TB, b *Bus, req string) pollResp {
+	t.Helper()
+	r, err := pollErr(b, req)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return r
 }
 
-// pollAll follows the cursor from cursor ("" for none) with polls of limit until
-// a poll returns no events and has_more is false. fields is a comma-led list of
-// extra request fields. It returns every event and the final cursor.
-func pollAll(t testing.TB, b *Bus, cursor string, limit int, fields string) ([]eventJSON, string) {
-	t.Helper()
+// pollReq is a poll request of limit from cursor ("" for none); fields is a
+// comma-led list of further fields.
+func pollReq(limit int, cursor, fields string) string {
+	req := `{"limit":` + strconv.Itoa(limit) + fields
+	if cursor != "" {
+		req += `,"cursor":` + jsonQuote(cursor)
+	}
+	return req + "}"
+}
+
+// pollAllErr follows the cursor from cursor ("" for none) with polls of limit
+// until a poll returns no events and has_more is false. fields is a comma-led
+// list of extra request fields. It returns every event and the final cursor, or
+// what it read before the first error (which CodeOf classifies).
+func pollAllErr(b *Bus, cursor string, limit int, fields string) ([]eventJSON, string, error) {
 	var all []eventJSON
-	for i := 0; ; i++ {
-		if i > 100000 {
-			t.Fatalf("pollAll: no end after %d polls (%d events)", i, len(all))
+	for i := 0; i <= 100000; i++ {
+		r, err := pollErr(b, pollReq(limit, cursor, fields))
+		if err != nil {
+			return all, cursor, err
 		}
-		req := `{"limit":` + strconv.Itoa(limit) + fields
-		if cursor != "" {
-			req += `,"cursor":` + jsonQuote(cursor)
-		}
-		req += "}"
-		r := poll(t, b, req)
 		all = append(all, r.Events...)
 		cursor = r.NextCursor
 		if len(r.Events) == 0 && !r.HasMore {
-			return all, cursor
+			return all, cursor, nil
 		}
 	}
+	return all, cursor, fmt.Errorf("pollAll: no end after 100001 polls (%d events)", len(all))
+}
+
+// pollAll is pollAllErr failing the test: the one way tests read everything.
+func pollAll(t testing.TB, b *Bus, cursor string, limit int, fields string) ([]eventJSON, string) {
+	t.Helper()
+	all, cursor, err := pollAllErr(b, cursor, limit, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all, cursor
 }
 
 // wantCode fails unless err has the code and its message contains every substring.
@@ -207,6 +296,57 @@ func checkShardOrder(t testing.TB, events []eventJSON) {
 	}
 }
 
+// checkRoundTrip fails unless got holds every event of want exactly once, byte
+// for byte, on its routed shard, in publish order per shard.
+func checkRoundTrip(t testing.TB, got []eventJSON, want []string, shards int) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("polled %d events, published %d", len(got), len(want))
+	}
+	index := make(map[string]int, len(want))
+	for i, ev := range want {
+		index[ev] = i
+	}
+	seen := make([]bool, len(want))
+	lastIdx := map[int]int{}
+	for _, e := range got {
+		i, ok := index[string(e.Raw)]
+		if !ok {
+			t.Fatalf("polled an event that was not published (or not byte-identical): %s", e.Raw)
+		}
+		if seen[i] {
+			t.Fatalf("event %d polled twice: %s", i, e.Raw)
+		}
+		seen[i] = true
+		if wantShard := routeShard([]byte(want[i]), shards); e.Shard != wantShard {
+			t.Fatalf("event %d on shard %d, routed to %d", i, e.Shard, wantShard)
+		}
+		if last, ok := lastIdx[e.Shard]; ok && i <= last {
+			t.Fatalf("shard %d: event %d polled after event %d", e.Shard, i, last)
+		}
+		lastIdx[e.Shard] = i
+	}
+	checkShardOrder(t, got)
+}
+
+// checkExactlyOnce fails unless got holds each of numberedEvents(0, n) exactly
+// once, and nothing else.
+func checkExactlyOnce(t testing.TB, got []eventJSON, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, e := range got {
+		seen[string(e.Raw)]++
+	}
+	for _, k := range numberedEvents(0, n) {
+		if seen[k] != 1 {
+			t.Fatalf("event %s read %d times (read %d events in all)", k, seen[k], len(got))
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("read %d events, want %d", len(got), n)
+	}
+}
+
 // statsJSON is the shape of Stats.
 type statsJSON struct {
 	Published  uint64            `json:"published"`
@@ -252,4 +392,52 @@ func runServer(tb testing.TB, opts *server.Options) *server.Server {
 		srv.WaitForShutdown()
 	})
 	return srv
+}
+
+// startTestServer runs a nats-server with JetStream in this process, listening
+// on a random loopback port, with a user and password.
+func startTestServer(t testing.TB) *server.Server {
+	t.Helper()
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      server.RANDOM_PORT,
+		JetStream: true,
+		StoreDir:  t.TempDir(),
+		NoSigs:    true,
+		NoLog:     true,
+		Username:  "alice",
+		Password:  "s3cr3t-pw",
+	}
+	return runServer(t, opts)
+}
+
+// rawJSAt is a plain nats.go JetStream client on a connection of its own to url
+// (with opts), closed when the test ends. Tests that look at or write the
+// streams directly use one of these, never the adapter's connection.
+func rawJSAt(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// rawJS is rawJSAt the bus's embedded server, in-process.
+func rawJS(t testing.TB, b *Bus) jetstream.JetStream {
+	t.Helper()
+	return rawJSAt(t, "", nats.InProcessServer(b.js.embedded.srv))
+}
+
+// childTest is a command that runs only the test named name of this test
+// binary, with env set to value (which tells that test it is the child).
+func childTest(name, env, value string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+value)
+	return cmd
 }

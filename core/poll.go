@@ -148,6 +148,9 @@ func (b *Bus) pollWaiting(pos *cursorPos, considered []int, req pollRequest) (*p
 // placeMissing puts shards the cursor does not name at their start: 0 for
 // earliest, the shard's last sequence for latest.
 func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) error {
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+	var exists []bool
 	var reads []*shardRead
 	for _, k := range considered {
 		if pos.set[k] {
@@ -155,15 +158,16 @@ func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) er
 		}
 		pos.set[k] = true
 		pos.seq[k] = 0
-		if req.latest {
+		if req.latest && exists == nil {
+			exists = b.js.streams.existing(ctx)
+		}
+		if req.latest && exists[k] {
 			reads = append(reads, &shardRead{acc: &shardAcc{shard: k}, mode: modeLast})
 		}
 	}
 	if len(reads) == 0 {
 		return nil
 	}
-	ctx, cancel := b.deadline(req.timeout)
-	defer cancel()
 	if err := b.js.reads.readAll(ctx, reads); err != nil {
 		return err
 	}
@@ -184,12 +188,16 @@ type pollResult struct {
 
 // pollOnce reads the considered shards in rounds, all requests of a round together.
 func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot int) (*pollResult, error) {
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+	exists := b.js.streams.existing(ctx)
 	accs := make([]*shardAcc, len(considered))
 	for i, k := range considered {
 		accs[i] = newShardAcc(k, pos.seq[k], req.skipCorrupt)
+		if !exists[k] {
+			accs[i].pending = 0 // no stream: nothing to read
+		}
 	}
-	ctx, cancel := b.deadline(req.timeout)
-	defer cancel()
 
 	// Round one asks every shard for its share; later rounds give what is
 	// left to shards known to hold more, so the limit fills fairly.

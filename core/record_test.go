@@ -101,8 +101,9 @@ func TestDecodeRecord(t *testing.T) {
 	}
 }
 
-// DESIGN: a record whose s is not the stream's shard is corrupt. A missing s is
-// not shard 0 either: it must not pass on shard 0 while it is corrupt on shard 1.
+// docs/reference.md: a record whose s is missing or not the stream's shard is
+// corrupt. A missing s is not shard 0: it must not pass on shard 0 while it is
+// corrupt on shard 1.
 func TestDecodeRecordMissingShard(t *testing.T) {
 	_, _, kind1, _ := decodeRecord([]byte(`{"r":1,"t":3}`), 1)
 	_, _, kind0, _ := decodeRecord([]byte(`{"r":1,"t":3}`), 0)

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -89,90 +88,16 @@ func (p *natsProc) kill() {
 	}
 }
 
-type procPoll struct {
-	Events []struct {
-		ID    string          `json:"id"`
-		Shard int             `json:"shard"`
-		Raw   json.RawMessage `json:"raw"`
-	} `json:"events"`
-	NextCursor string `json:"next_cursor"`
-	HasMore    bool   `json:"has_more"`
-}
-
-// procReadAll follows the cursor until has_more is false and returns raw events.
-func procReadAll(t *testing.T, b *Bus, limit int) []string {
-	t.Helper()
-	out, err := readAllEvents(b, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func readAllEvents(b *Bus, limit int) ([]string, error) {
-	var out []string
-	cursor := ""
-	for i := 0; i < 10000; i++ {
-		req := fmt.Sprintf(`{"limit":%d,"cursor":%q}`, limit, cursor)
-		resp, err := b.Poll([]byte(req))
-		if err != nil {
-			return out, fmt.Errorf("poll: %w", err)
-		}
-		var p procPoll
-		if err := json.Unmarshal(resp, &p); err != nil {
-			return out, fmt.Errorf("poll response %s: %w", resp, err)
-		}
-		for _, e := range p.Events {
-			out = append(out, string(e.Raw))
-		}
-		cursor = p.NextCursor
-		if !p.HasMore {
-			return out, nil
-		}
-	}
-	return out, fmt.Errorf("cursor loop did not end")
-}
-
-func procEvents(from, n int) string {
-	ev := make([]string, n)
-	for i := range ev {
-		ev[i] = fmt.Sprintf(`{"n":%d}`, from+i)
-	}
-	return `{"events":[` + strings.Join(ev, ",") + `]}`
-}
-
-func checkExactlyOnce(t *testing.T, got []string, n int) {
-	t.Helper()
-	seen := map[string]int{}
-	for _, g := range got {
-		seen[g]++
-	}
-	for i := 0; i < n; i++ {
-		k := fmt.Sprintf(`{"n":%d}`, i)
-		if seen[k] != 1 {
-			t.Fatalf("event %s read %d times (read %d events in all)", k, seen[k], len(got))
-		}
-	}
-	if len(got) != n {
-		t.Fatalf("read %d events, want %d", len(got), n)
-	}
-}
-
 func TestOldServerFallsBackToNextBySubject(t *testing.T) {
 	bin := serverBinary(t, "NETMESH_NATS_SERVER_OLD")
 	p := startNatsProc(t, bin, t.TempDir(), freePort(t))
-	b, err := Open([]byte(fmt.Sprintf(`{"url":%q,"shards":4,"request_timeout_ms":3000}`, p.url())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openBus(t, urlConfig(p.url(), `,"shards":4,"request_timeout_ms":3000`))
 	if !strings.HasPrefix(b.js.version, "2.9.") || b.js.batchGet.Load() {
 		t.Fatalf("server %s: batched reads %v, want a 2.9 server without them", b.js.version, b.js.batchGet.Load())
 	}
-	if _, err := b.Publish([]byte(procEvents(0, 300))); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, procReadAll(t, b, 7), 300)
+	publishEvents(t, b, numberedEvents(0, 300), "")
+	got, _ := pollAll(t, b, "", 7, "")
+	checkExactlyOnce(t, got, 300)
 }
 
 // A batch reader that trusted a wrongly detected 2.11+ server would wait for an
@@ -180,17 +105,11 @@ func TestOldServerFallsBackToNextBySubject(t *testing.T) {
 func TestBatchReadOnOldServerDoesNotHang(t *testing.T) {
 	bin := serverBinary(t, "NETMESH_NATS_SERVER_OLD")
 	p := startNatsProc(t, bin, t.TempDir(), freePort(t))
-	b, err := Open([]byte(fmt.Sprintf(`{"url":%q,"shards":2,"request_timeout_ms":3000}`, p.url())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if _, err := b.Publish([]byte(procEvents(0, 50))); err != nil {
-		t.Fatal(err)
-	}
+	b := openBus(t, urlConfig(p.url(), `,"shards":2,"request_timeout_ms":3000`))
+	publishEvents(t, b, numberedEvents(0, 50), "")
 	b.js.batchGet.Store(true) // as if detection had been wrong
 	start := time.Now()
-	got := procReadAll(t, b, 100)
+	got, _ := pollAll(t, b, "", 100, "")
 	if time.Since(start) > 2*time.Second {
 		t.Fatalf("reading took %v: the reader waited for an EOB", time.Since(start))
 	}
@@ -205,14 +124,8 @@ func TestBatchReadOnOldServerDoesNotHang(t *testing.T) {
 func TestPublishSurvivesServerRestart(t *testing.T) {
 	bin := serverBinary(t, "NETMESH_NATS_SERVER")
 	p := startNatsProc(t, bin, t.TempDir(), freePort(t))
-	b, err := Open([]byte(fmt.Sprintf(`{"url":%q,"shards":4}`, p.url())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if _, err := b.Publish([]byte(procEvents(0, 1000))); err != nil {
-		t.Fatal(err)
-	}
+	b := openBus(t, urlConfig(p.url(), `,"shards":4`))
+	publishEvents(t, b, numberedEvents(0, 1000), "")
 
 	p.kill()
 	// While the server is down a poll fails as transient (retryable).
@@ -221,7 +134,7 @@ func TestPublishSurvivesServerRestart(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"restart-1",` + procEvents(1000, 2000)[1:]))
+		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"restart-1","events":` + eventsJSON(numberedEvents(1000, 2000)) + `}`))
 		done <- err
 	}()
 	time.Sleep(700 * time.Millisecond)
@@ -234,12 +147,13 @@ func TestPublishSurvivesServerRestart(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("publish did not return")
 	}
-	checkExactlyOnce(t, procReadAll(t, b, 1000), 3000)
+	got, _ := pollAll(t, b, "", 1000, "")
+	checkExactlyOnce(t, got, 3000)
 }
 
 func TestUnreachableServerIsConnection(t *testing.T) {
 	port := freePort(t)
-	_, err := Open([]byte(fmt.Sprintf(`{"url":"nats://u:hunter2@127.0.0.1:%d","connect_timeout_ms":300}`, port)))
+	_, err := tryOpen(t, urlConfig(fmt.Sprintf("nats://u:hunter2@127.0.0.1:%d", port), `,"connect_timeout_ms":300`))
 	if CodeOf(err) != CodeConnection {
 		t.Fatalf("got %v (code %v), want connection", err, CodeOf(err))
 	}

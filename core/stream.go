@@ -3,8 +3,10 @@ package core
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,11 +19,23 @@ type streamSet struct {
 	names    []string // per shard
 	subjects []string // per shard
 	slots    []streamSlot
+	listed   listing
 }
 
 type streamSlot struct {
 	mu    sync.Mutex
 	ready atomic.Bool
+}
+
+// listEvery bounds how often a handle lists the prefix's streams to learn
+// which shards exist; a stream created elsewhere is seen within this long.
+const listEvery = time.Second
+
+// listing is the last list of the prefix's streams.
+type listing struct {
+	mu     sync.Mutex
+	at     time.Time
+	exists []bool
 }
 
 func newStreamSet(js jetstream.JetStream, cfg *busConfig, subjects []string) *streamSet {
@@ -73,6 +87,55 @@ func (s *streamSet) ensure(ctx context.Context, shard int) error {
 	}
 	slot.ready.Store(true)
 	return nil
+}
+
+// existing reports, per shard, whether its stream may exist: a read of a
+// missing stream gets no answer at all from some servers (2.9.10) instead of
+// "no responders", so polls do not ask such shards. Shards this handle made
+// ready exist; for the others the prefix's streams are listed, at most once per
+// listEvery. If the list cannot be had, every shard may exist.
+func (s *streamSet) existing(ctx context.Context) []bool {
+	s.listed.mu.Lock()
+	defer s.listed.mu.Unlock()
+	out, all := s.known()
+	if !all && time.Since(s.listed.at) >= listEvery {
+		s.listed.exists, s.listed.at = s.list(ctx), time.Now()
+		out, all = s.known()
+	}
+	if !all && s.listed.exists == nil { // the list failed: assume nothing
+		for k := range out {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// known is what is known to exist now; the caller holds s.listed.mu.
+func (s *streamSet) known() (out []bool, all bool) {
+	out, all = make([]bool, len(s.slots)), true
+	for k := range out {
+		out[k] = s.slots[k].ready.Load() || (s.listed.exists != nil && s.listed.exists[k])
+		all = all && out[k]
+	}
+	return out, all
+}
+
+// list returns which shard streams exist, or nil when the server did not say.
+func (s *streamSet) list(ctx context.Context) []bool {
+	ctx, cancel := context.WithTimeout(ctx, min(s.cfg.RequestTimeout, 2*time.Second))
+	defer cancel()
+	names := s.js.StreamNames(ctx, jetstream.WithStreamListSubject(s.cfg.Prefix+".shard.*"))
+	exists := make([]bool, len(s.slots))
+	head := s.cfg.Prefix + "_shard_"
+	for name := range names.Name() {
+		if k, ok := parseUintDec([]byte(strings.TrimPrefix(name, head))); ok && strings.HasPrefix(name, head) && k < uint64(len(exists)) {
+			exists[k] = true
+		}
+	}
+	if names.Err() != nil {
+		return nil
+	}
+	return exists
 }
 
 // gone marks a shard's stream for re-creation (e.g. after it was deleted).

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -109,24 +108,10 @@ func TestPollAcrossDeletedMessages(t *testing.T) {
 		}
 	}
 	for _, limit := range []int{1, 3, 100} {
+		evs, _ := pollAll(t, b, "", limit, "")
 		var got []string
-		cursor := ""
-		for i := 0; i < 20; i++ {
-			out, err := b.Poll([]byte(fmt.Sprintf(`{"limit":%d,"cursor":%q}`, limit, cursor)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var p procPoll
-			if err := json.Unmarshal(out, &p); err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range p.Events {
-				got = append(got, e.ID+"="+string(e.Raw))
-			}
-			cursor = p.NextCursor
-			if !p.HasMore {
-				break
-			}
+		for _, e := range evs {
+			got = append(got, e.ID+"="+string(e.Raw))
 		}
 		want := "2=2 3=3 4=4 7=7 8=8 9=9"
 		if strings.Join(got, " ") != want {
@@ -138,18 +123,14 @@ func TestPollAcrossDeletedMessages(t *testing.T) {
 func TestWarnsAboutStreamsBeyondShardCount(t *testing.T) {
 	dir := t.TempDir()
 	cfg := func(shards int) string {
-		return fmt.Sprintf(`{"embedded":{"store_dir":%q,"memory":true},"shards":%d}`, dir, shards)
+		return storeConfig(dir, `,"memory":true`, fmt.Sprintf(`,"shards":%d`, shards))
 	}
-	writer, err := Open([]byte(cfg(4)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
+	writer := openBus(t, cfg(4))
 	if _, err := writer.Publish([]byte(`{"events":[1],"shard":3}`)); err != nil {
 		t.Fatal(err)
 	}
 	var logged strings.Builder
-	l := newLogger("warn")
+	l := newLogger("warn", nil)
 	l.out.SetOutput(&logged)
 	c, err := parseConfig([]byte(cfg(2)))
 	if err != nil {
