@@ -46,7 +46,9 @@ func Open(config []byte) (*Bus, error) {
 	b.js = newAdapter(&b.cfg, b.log)
 	if err := b.js.connect(); err != nil {
 		b.cancel()
-		return nil, err
+		// The client and the server may quote what they were given (a
+		// file path, a URL): the message is redacted once, here.
+		return nil, &meshError{Code: CodeOf(err), Msg: b.log.redact(err.Error())}
 	}
 	return b, nil
 }
