@@ -3,7 +3,7 @@ package core
 // Benchmarks of the core against plain nats.go on the same kind of server, in
 // one run (see BENCHMARKS.md):
 //
-//	go test ./core -run '^$' -bench . -benchtime 3x -timeout 900s
+//	go test ./core -run '^$' -bench . -benchtime 2s -timeout 900s
 //
 // Every figure is events/s: 1000-event batches of 200-byte JSON events, file
 // storage under b.TempDir(), transport=inproc (nats.InProcessServer, what the

@@ -70,9 +70,13 @@ async function main() {
   for (const [store, shards] of [[1, 1], [2, 16]]) {
     const bus = await netmesh.Bus.open({ embedded: { store_dir: `${dataDir}/${store}`, memory: true }, shards });
     if (shards === 1) line('bus.stats()', await rate(() => bus.stats()), 'calls/s');
-    const what = `bus.poll(), empty, ${shards} shard${shards > 1 ? 's (one get per shard)' : ''}`;
-    line(what, await rate(() => bus.poll()), 'calls/s');
-    line(`${what.replace('bus.poll(), empty', 'bus.poll(), empty, 8 in flight')}`, await rate(() => bus.poll(), 8), 'calls/s');
+    // One event per shard, then polls from the end: each asks every shard once
+    // and finds nothing.
+    for (let k = 0; k < shards; k++) await bus.publish([k], { shard: k });
+    const { nextCursor: cursor } = await bus.poll({ limit: 100 });
+    const what = `bus.poll() at the end, ${shards} shard${shards > 1 ? 's (one get per shard)' : ''}`;
+    line(what, await rate(() => bus.poll({ cursor })), 'calls/s');
+    line(`${what.replace('bus.poll() at the end', 'bus.poll() at the end, 8 in flight')}`, await rate(() => bus.poll({ cursor }), 8), 'calls/s');
     await bus.close();
   }
   for (const [store, memory] of [[3, false], [4, true]]) {
