@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -119,6 +120,7 @@ func (e *embeddedServer) start(c *busConfig, log *logger) (err error) {
 	srv.SetLoggerV2(fatalRecorder{log.serverLogger(), &e.fatalMsg}, log.level >= levelDebug, false, false)
 	srv.Start()
 	e.srv = srv
+	boundResponseTracking(srv, c.RequestTimeout)
 	if !srv.ReadyForConnections(c.ConnectTimeout) {
 		why, _ := e.fatalMsg.Load().(string)
 		if why == "" {
@@ -127,6 +129,16 @@ func (e *embeddedServer) start(c *busConfig, log *logger) (err error) {
 		return NewError(CodeConnection, "embedded server on %q did not start: %s", e.key, why)
 	}
 	return nil
+}
+
+// boundResponseTracking shortens how long the server tracks a JetStream API
+// reply route from its default two minutes to the longest a caller waits: each
+// route's timer holds the whole server, so without this every server shut down
+// in the last two minutes stays in memory.
+func boundResponseTracking(srv *server.Server, wait time.Duration) {
+	if acc := srv.SystemAccount(); acc != nil {
+		_ = acc.SetServiceExportResponseThreshold("$JS.API.>", max(wait+time.Second, 2*time.Second))
+	}
 }
 
 // prepareStore makes the store directory and takes its lock; a memory server
