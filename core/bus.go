@@ -15,10 +15,11 @@ const (
 // Bus is one handle: a connection, its streams and its counters. Every method is
 // safe for concurrent use.
 type Bus struct {
-	cfg   busConfig
-	log   *logger
-	js    *adapter
-	clock *shardClock
+	cfg    busConfig
+	log    *logger
+	js     *adapter
+	clock  *shardClock
+	groups *groupSet
 
 	mu     sync.Mutex
 	closed bool
@@ -44,6 +45,7 @@ func Open(config []byte) (*Bus, error) {
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.js = newAdapter(&b.cfg, b.log)
+	b.groups = newGroupSet(b)
 	if err := b.js.connect(); err != nil {
 		b.cancel()
 		// The client and the server may quote what they were given (a
@@ -99,6 +101,7 @@ func (b *Bus) Close() error {
 			err = NewError(CodeTransient, "shutdown: calls still running after %v", drainTimeout)
 		}
 	}
+	b.groups.leave()
 	if derr := b.js.shutdown(); derr != nil && err == nil {
 		err = derr
 	}

@@ -27,6 +27,7 @@ type busConfig struct {
 	Auth            authConfig
 	TLS             tlsConfig
 	LogLevel        string
+	GroupSession    time.Duration // a group member silent this long is dead
 }
 
 // EmbeddedConfig configures the in-process server used when URL is empty.
@@ -63,6 +64,7 @@ func defaultConfig() busConfig {
 		RequestTimeout:  10 * time.Second,
 		MaxRequestBytes: 64 << 20,
 		LogLevel:        "warn",
+		GroupSession:    10 * time.Second,
 	}
 }
 
@@ -92,6 +94,7 @@ var intRanges = map[string][2]int64{
 	"request_bytes": {minRequestBytes, maxRequestBytes},
 	"limit":         {1, maxPollLimit},
 	"wait":          {0, maxWaitMs},
+	"session":       {1000, 600000},
 }
 
 // configJSON is the mesh_init JSON; pointers are fields that may be null.
@@ -111,6 +114,11 @@ type configJSON struct {
 	Auth             *authJSON     `json:"auth"`
 	TLS              *tlsJSON      `json:"tls"`
 	LogLevel         string        `json:"log_level"`
+	Groups           *groupsJSON   `json:"groups"`
+}
+
+type groupsJSON struct {
+	SessionMs int64 `json:"session_ms" range:"session"`
 }
 
 type embeddedJSON struct {
@@ -146,6 +154,7 @@ func parseConfig(data []byte) (busConfig, error) {
 		Shards: int64(d.Shards), Replicas: int64(d.Replicas), DedupWindowMs: d.DedupWindow.Milliseconds(),
 		ConnectTimeoutMs: d.ConnectTimeout.Milliseconds(), RequestTimeoutMs: d.RequestTimeout.Milliseconds(),
 		MaxRequestBytes: int64(d.MaxRequestBytes), LogLevel: d.LogLevel,
+		Groups: &groupsJSON{SessionMs: d.GroupSession.Milliseconds()},
 	}
 	defaultEmbedded := j.Embedded
 	if err := decodeObject("config", "", data, &j); err != nil {
@@ -180,6 +189,9 @@ func (j *configJSON) config(d busConfig) busConfig {
 		c.TLS = tlsConfig{CAFile: deref(t.CAFile), CertFile: deref(t.CertFile), KeyFile: deref(t.KeyFile)}
 	}
 	c.LogLevel = j.LogLevel
+	if j.Groups != nil {
+		c.GroupSession = time.Duration(j.Groups.SessionMs) * time.Millisecond
+	}
 	return c
 }
 

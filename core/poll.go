@@ -6,6 +6,9 @@ import (
 )
 
 type pollRequest struct {
+	group       string // consumer group; "" for a cursor poll
+	member      string
+	autoCommit  bool
 	limit       int
 	cursor      string
 	shard       int // -1: all
@@ -24,6 +27,9 @@ type pollJSON struct {
 	WaitMs      *int64  `json:"wait_ms" range:"wait"`
 	SkipCorrupt bool    `json:"skip_corrupt"`
 	TimeoutMs   *int64  `json:"timeout_ms" range:"timeout"`
+	Group       *string `json:"group"`
+	Member      *string `json:"member"`
+	AutoCommit  bool    `json:"auto_commit"`
 }
 
 func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
@@ -57,10 +63,35 @@ func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
 		}
 	}
 	r.wait = time.Duration(deref(j.WaitMs)) * time.Millisecond
+	if err := r.setGroup(j); err != nil {
+		return r, err
+	}
 	if j.TimeoutMs != nil {
 		r.timeout = time.Duration(*j.TimeoutMs) * time.Millisecond
 	}
 	return r, nil
+}
+
+// setGroup checks the group fields: a group's position replaces the cursor.
+func (r *pollRequest) setGroup(j pollJSON) error {
+	if j.Group == nil {
+		if j.Member != nil || j.AutoCommit {
+			return NewError(CodeInvalidArgument, "member and auto_commit go with group")
+		}
+		return nil
+	}
+	switch {
+	case !prefixRe.MatchString(*j.Group):
+		return NewError(CodeInvalidArgument, "group must match [A-Za-z0-9_-]{1,64}, got %q", clip([]byte(*j.Group)))
+	case j.Member != nil && !prefixRe.MatchString(*j.Member):
+		return NewError(CodeInvalidArgument, "member must match [A-Za-z0-9_-]{1,64}, got %q", clip([]byte(*j.Member)))
+	case j.Cursor != nil:
+		return NewError(CodeInvalidArgument, "a group poll takes no cursor: the group's position replaces it")
+	case j.Shard != nil:
+		return NewError(CodeInvalidArgument, "a group poll takes no shard: the group assigns shards")
+	}
+	r.group, r.member, r.autoCommit = *j.Group, deref(j.Member), j.AutoCommit
+	return nil
 }
 
 // Poll reads up to limit events after the cursor, fairly across the shards it
@@ -76,16 +107,16 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.group != "" {
+		return b.groupPoll(req)
+	}
 	pos, err := decodeCursor(req.cursor, b.cfg.Shards)
 	if err != nil {
 		return nil, err
 	}
 	considered := b.considered(req)
 	if req.wait > 0 {
-		ctx, cancel := b.deadline(req.timeout)
-		err := b.js.wake.acquire(ctx)
-		cancel()
-		if err != nil {
+		if err := b.waitForEvents(req); err != nil {
 			return nil, err
 		}
 		defer b.js.wake.release()
@@ -98,6 +129,14 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 		return nil, err
 	}
 	return res.encode(pos), nil
+}
+
+// waitForEvents subscribes to the shard subjects for a poll with wait_ms; the
+// caller releases it.
+func (b *Bus) waitForEvents(req pollRequest) error {
+	ctx, cancel := b.deadline(req.timeout)
+	defer cancel()
+	return b.js.wake.acquire(ctx)
 }
 
 // considered lists the shards a poll reads: the request's one, or all.
@@ -382,9 +421,15 @@ func (b *Bus) settle(pos *cursorPos, accs []*shardAcc, req pollRequest, rot int)
 	return res, nil
 }
 
-// encode writes the poll response.
+// encode writes the poll response of a cursor poll.
 func (r *pollResult) encode(pos cursorPos) []byte {
-	size := 96 + 44*len(pos.seq)
+	return r.encodeWith(appendCursor(nil, pos), nil)
+}
+
+// encodeWith writes the poll response with cursor (quoted JSON) as next_cursor,
+// and for a group poll the shards assigned (nil: no such field).
+func (r *pollResult) encodeWith(cursor []byte, assigned []int) []byte {
+	size := 96 + len(cursor) + 8*len(assigned)
 	for i, acc := range r.accs {
 		size += acc.bytes + 64*r.take[i]
 	}
@@ -412,10 +457,13 @@ func (r *pollResult) encode(pos cursorPos) []byte {
 		}
 	}
 	out = append(out, `],"next_cursor":`...)
-	out = appendCursor(out, pos)
+	out = append(out, cursor...)
 	out = append(out, `,"has_more":`...)
 	out = strconv.AppendBool(out, r.hasMore)
 	out = append(out, `,"skipped":`...)
 	out = strconv.AppendInt(out, int64(r.skipped), 10)
+	if assigned != nil {
+		out = appendInts(append(out, `,"assigned":`...), assigned)
+	}
 	return append(out, '}')
 }

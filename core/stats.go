@@ -1,7 +1,9 @@
 package core
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -71,6 +73,62 @@ func (b *Bus) Stats() ([]byte, error) {
 	out = strconv.AppendBool(out, b.js.batchGet.Load())
 	out = append(out, `},"healthy":`...)
 	out = strconv.AppendBool(out, b.js.healthy())
+	out = b.groups.appendStats(out)
 	out = append(out, '}')
 	return out, nil
+}
+
+// appendStats appends ,"groups":[…] for the groups this handle is in: member,
+// assigned shards, and per shard the committed position and the events behind
+// it as far as this handle knows (from its polls; stats asks the server nothing).
+func (s *groupSet) appendStats(out []byte) []byte {
+	s.mu.Lock()
+	groups := make([]*group, 0, len(s.groups))
+	for _, g := range s.groups {
+		groups = append(groups, g)
+	}
+	s.mu.Unlock()
+	if len(groups) == 0 {
+		return out
+	}
+	slices.SortFunc(groups, func(a, b *group) int { return strings.Compare(a.name, b.name) })
+	out = append(out, `,"groups":[`...)
+	for i, g := range groups {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = g.appendStats(out)
+	}
+	return append(out, ']')
+}
+
+func (g *group) appendStats(out []byte) []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out = append(out, `{"group":`...)
+	out = appendJSONString(out, g.name)
+	out = append(out, `,"member":`...)
+	out = appendJSONString(out, g.member)
+	var assigned []int
+	for k, rec := range g.records {
+		if rec.Owner == g.member {
+			assigned = append(assigned, k)
+		}
+	}
+	out = appendInts(append(out, `,"assigned":`...), assigned)
+	out = append(out, `,"shards":[`...)
+	for i, k := range assigned {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		committed, _ := parseUintDec([]byte(g.records[k].Seq))
+		out = append(out, `{"shard":`...)
+		out = strconv.AppendInt(out, int64(k), 10)
+		out = append(out, `,"committed":"`...)
+		out = strconv.AppendUint(out, committed, 10)
+		out = append(out, `","lag":`...)
+		out = strconv.AppendUint(out, g.last[k]-min(committed, g.last[k]), 10)
+		out = append(out, '}')
+	}
+	return append(out, "]}"...)
 }
