@@ -150,15 +150,19 @@ func mesh_publish_batch(handle C.uint64_t, request *C.char, request_len C.size_t
 //   - request, request_len: the poll request (docs/reference.md, "Poll"),
 //     request_len bytes of UTF-8 JSON, no NUL terminator needed:
 //     {"limit":100, "cursor":"..."?, "shard":k?, "start":"earliest"|"latest",
-//     "wait_ms":0, "skip_corrupt":false, "timeout_ms":n?}. NULL with
-//     request_len 0 means "{}": up to 100 events from the start of every
-//     shard. The caller keeps ownership: the library copies it and keeps no
-//     reference after the call.
+//     "wait_ms":0, "skip_corrupt":false, "timeout_ms":n?}, or for a consumer
+//     group {"group":"...", "member":"..."?, "auto_commit":false, ...} with no
+//     cursor or shard (docs/reference.md, "Groups"). NULL with request_len 0
+//     means "{}": up to 100 events from the start of every shard. The caller
+//     keeps ownership: the library copies it and keeps no reference after the
+//     call.
 //   - response_out: set to NULL on entry. On success it receives
 //     {"events":[{"id":"<seq>","shard":k,"ts":"<ns>","raw":<event>}],
-//     "next_cursor":"...", "has_more":bool, "skipped":n}; on failure the error
-//     object (docs/reference.md, "Errors"). The caller owns it and releases it
-//     with mesh_free(). May be NULL: the call still reads and returns its code.
+//     "next_cursor":"...", "has_more":bool, "skipped":n} (with a group also
+//     "assigned":[k,...], and next_cursor is what mesh_commit() takes); on
+//     failure the error object (docs/reference.md, "Errors"). The caller owns
+//     it and releases it with mesh_free(). May be NULL: the call still reads
+//     and returns its code.
 //
 // Returns MESH_OK; MESH_E_INVALID_ARGUMENT (bad request or cursor);
 // MESH_E_TOO_LARGE; MESH_E_INVALID_HANDLE; MESH_E_TRANSIENT;
@@ -172,6 +176,36 @@ func mesh_publish_batch(handle C.uint64_t, request *C.char, request_len C.size_t
 func mesh_poll(handle C.uint64_t, request *C.char, request_len C.size_t, response_out **C.char) (rc C.int32_t) {
 	defer guard(&rc, response_out)
 	return call(handle, request, request_len, response_out, "poll request", (*core.Bus).Poll)
+}
+
+// mesh_commit stores a consumer group's positions: those of a group poll's
+// next_cursor, for the shards this member of the group still holds. A shard
+// that has moved to another member since is never written (a paused member
+// can never move a position backwards or overwrite the new owner's).
+//
+//   - handle: a handle from mesh_init() that polled the group.
+//   - request, request_len: {"group":"...", "cursor":"<next_cursor of this
+//     member's group poll>", "timeout_ms":n?} (docs/reference.md, "Groups"),
+//     request_len bytes of UTF-8 JSON, no NUL terminator needed. The caller
+//     keeps ownership: the library copies it and keeps no reference after the
+//     call.
+//   - response_out: set to NULL on entry. On success it receives
+//     {"committed":[k,...],"revoked":[k,...]}; on failure the error object
+//     (docs/reference.md, "Errors"). The caller owns it and releases it with
+//     mesh_free(). May be NULL.
+//
+// Returns MESH_OK; MESH_E_INVALID_ARGUMENT (bad request, a cursor of another
+// group or member or of a plain poll, a group this handle has not polled:
+// nothing is stored); MESH_E_TOO_LARGE; MESH_E_INVALID_HANDLE;
+// MESH_E_TRANSIENT (retry the same request); MESH_E_CONNECTION;
+// MESH_E_FATAL; MESH_E_SHUTDOWN; MESH_E_INTERNAL.
+//
+// Thread-safe, also concurrently on one handle. Blocks up to about timeout_ms.
+//
+//export mesh_commit
+func mesh_commit(handle C.uint64_t, request *C.char, request_len C.size_t, response_out **C.char) (rc C.int32_t) {
+	defer guard(&rc, response_out)
+	return call(handle, request, request_len, response_out, "commit request", (*core.Bus).Commit)
 }
 
 // mesh_stats returns the counters and health of a handle as JSON.

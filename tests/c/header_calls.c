@@ -38,6 +38,10 @@ int main(int argc, char **argv) {
   expect(rc == MESH_OK && strstr(resp, "\"from\":\"c\"") != NULL, "mesh_poll", resp);
   mesh_free(resp);
 
+  rc = mesh_commit(handle, "{}", 2, &resp); /* no group: refused, nothing stored */
+  expect(rc == MESH_E_INVALID_ARGUMENT && strstr(resp, "invalid_argument") != NULL, "mesh_commit", resp);
+  mesh_free(resp);
+
   rc = mesh_stats(handle, &resp);
   expect(rc == MESH_OK, "mesh_stats", resp);
   mesh_free(resp);

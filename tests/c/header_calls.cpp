@@ -53,6 +53,11 @@ int main(int argc, char **argv) {
     expect(rc == MESH_OK && std::strstr(resp.p, R"("from":"c++")") != nullptr, "mesh_poll", resp.p);
   }
   {
+    MeshString resp;  // no group: refused, nothing stored
+    std::int32_t rc = mesh_commit(handle, "{}", 2, &resp.p);
+    expect(rc == MESH_E_INVALID_ARGUMENT && std::strstr(resp.p, "invalid_argument") != nullptr, "mesh_commit", resp.p);
+  }
+  {
     MeshString resp;
     std::int32_t rc = mesh_stats(handle, &resp.p);
     expect(rc == MESH_OK, "mesh_stats", resp.p);
