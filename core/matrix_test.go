@@ -53,6 +53,7 @@ var matrixScenarios = []matrixScenario{
 	{"BatchIDDedup", false, matrixDedup},
 	{"CursorPaging", false, matrixCursors},
 	{"LongPoll", false, matrixLongPoll},
+	{"ConsumerGroup", false, matrixGroup},
 	{"ConcurrentPublishersAndPollers", true, matrixConcurrent},
 	{"CorruptRecords", true, matrixCorrupt},
 }
@@ -243,4 +244,39 @@ func matrixRestart(t *testing.T, bin string) {
 	}
 	got, _ := pollAll(t, b, "", 300, "")
 	checkExactlyOnce(t, got, 1000)
+}
+
+// Two members share a group's shards, commit, and the group resumes from the
+// committed positions after both leave.
+func matrixGroup(t *testing.T, url string) {
+	a := matrixBus(t, url, `,"shards":4`)
+	b := matrixBus(t, url, `,"shards":4`)
+	publishEvents(t, a, numberedEvents(0, 400), "")
+	var got []eventJSON
+	var ra, rb groupResp
+	for i := 0; i < 40 && (len(ra.Assigned) != 2 || len(rb.Assigned) != 2); i++ {
+		ra = groupPoll(t, a, `{"group":"mx","member":"a","limit":10}`)
+		rb = groupPoll(t, b, `{"group":"mx","member":"b","limit":10}`)
+		got = append(append(got, ra.Events...), rb.Events...)
+		commit(t, a, "mx", ra.NextCursor)
+		commit(t, b, "mx", rb.NextCursor)
+	}
+	if len(ra.Assigned) != 2 || len(rb.Assigned) != 2 {
+		t.Fatalf("assigned a %v, b %v: want 2 each", ra.Assigned, rb.Assigned)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := matrixBus(t, url, `,"shards":4`)
+	for i := 0; i < 100; i++ {
+		r := groupPoll(t, c, `{"group":"mx","limit":100,"auto_commit":true}`)
+		got = append(got, r.Events...)
+		if len(r.Events) == 0 && !r.HasMore {
+			break
+		}
+	}
+	checkExactlyOnce(t, got, 400)
 }
