@@ -5,9 +5,123 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
+
+// groupCursor is what a group poll's next_cursor holds and a commit takes.
+type groupCursor struct {
+	Group  string               `json:"g"`
+	Member string               `json:"m"`
+	Shards map[string][2]string `json:"s"` // shard -> [seq, epoch]
+}
+
+func (g *group) cursor(pos cursorPos, owned []int) []byte {
+	c := groupCursor{Group: g.name, Member: g.member, Shards: map[string][2]string{}}
+	g.mu.Lock()
+	for _, k := range owned {
+		if pos.set[k] {
+			c.Shards[strconv.Itoa(k)] = [2]string{strconv.FormatUint(pos.seq[k], 10), strconv.FormatUint(g.records[k].Epoch, 10)}
+		}
+	}
+	g.mu.Unlock()
+	js, _ := json.Marshal(c)
+	return []byte(base64.StdEncoding.EncodeToString(js))
+}
+
+// commit stores the positions of a cursor for the shards this member still
+// holds at the cursor's epoch, in one compare-and-set of its positions key;
+// the other shards are revoked. A position never moves backwards.
+func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked []int, err error) {
+	for try := 0; try < 3; try++ {
+		var mine map[string][2]string
+		var rev uint64
+		mine, rev, committed, revoked = g.merge(c)
+		if len(committed) == 0 {
+			return committed, revoked, nil
+		}
+		val, _ := json.Marshal(mine)
+		var newRev uint64
+		if rev == 0 {
+			newRev, err = g.kv.Create(ctx, g.key("p", g.member), val)
+		} else {
+			newRev, err = g.kv.Update(ctx, g.key("p", g.member), val, rev)
+		}
+		if err == nil {
+			g.stored(mine, newRev)
+			slices.Sort(committed)
+			slices.Sort(revoked)
+			return committed, revoked, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongLastSequence(err) {
+			return nil, nil, classifyAPIError("group "+g.name+" commit", err)
+		}
+		g.refreshPositions(ctx) // another write of this member's key came first
+	}
+	return nil, nil, NewError(CodeTransient, "group %s: commits of member %s raced; retry", g.name, g.member)
+}
+
+// merge is this member's positions with c's for the shards it holds at c's
+// epochs, and which of c's shards are committed or revoked.
+func (g *group) merge(c groupCursor) (mine map[string][2]string, rev uint64, committed, revoked []int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	mine = map[string][2]string{}
+	for k, p := range g.posOf[g.member] {
+		if rec := g.records[k]; rec.Owner == g.member && rec.Epoch == p.epoch {
+			mine[strconv.Itoa(k)] = [2]string{strconv.FormatUint(p.seq, 10), strconv.FormatUint(p.epoch, 10)}
+		}
+	}
+	lease := g.leaseValid()
+	for key, v := range c.Shards {
+		k64, _ := parseUintDec([]byte(key))
+		k := int(k64)
+		seq, _ := parseUintDec([]byte(v[0]))
+		epoch, _ := parseUintDec([]byte(v[1]))
+		if rec := g.records[k]; !lease || rec.Owner != g.member || rec.Epoch != epoch {
+			revoked = append(revoked, k)
+			continue
+		}
+		committed = append(committed, k)
+		if old, ok := g.committed(k); !ok || seq > old {
+			mine[key] = v
+		}
+	}
+	return mine, g.posRev, committed, revoked
+}
+
+// stored applies this member's own write of its positions.
+func (g *group) stored(mine map[string][2]string, rev uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if rev <= g.posRev {
+		return
+	}
+	ps := make(map[int]memberPos, len(mine))
+	for key, v := range mine {
+		k, _ := parseUintDec([]byte(key))
+		seq, _ := parseUintDec([]byte(v[0]))
+		epoch, _ := parseUintDec([]byte(v[1]))
+		ps[int(k)] = memberPos{seq, epoch}
+	}
+	g.posOf[g.member], g.posRev = ps, rev
+}
+
+// refreshPositions reads this member's positions key directly, for a view the
+// watcher has not brought up to date yet.
+func (g *group) refreshPositions(ctx context.Context) {
+	e, err := g.kv.Get(ctx, g.key("p", g.member))
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.applyPositions(g.member, e, false)
+}
 
 // groupPoll is a poll of a consumer group: the shards are the ones this member
 // holds now, the positions the group's (or this member's own, past them), and

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,16 +20,20 @@ import (
 //
 //	g.<group>.m.<member>  a member's heartbeat; the server's timestamp of its
 //	                      last write says whether the member is alive
-//	g.<group>.s.<shard>   {"owner":…,"epoch":n,"seq":"…"}: who holds the shard
-//	                      and the last committed sequence
+//	g.<group>.s.<shard>   {"owner":…,"epoch":n,"seq":"…"}: who holds the shard,
+//	                      and its committed sequence when it last changed hands
+//	g.<group>.p.<member>  {"<shard>":["<seq>","<epoch>"],…}: the member's
+//	                      commits, one write per commit whatever the shards
 //
 // Every member computes the same balanced assignment from the live members.
 // A shard changes hands only by compare-and-set on its record: its owner
 // releases it (owner ""), or another member takes it once the owner's
 // heartbeat is older than the session. An owner reads a shard only while its
 // own heartbeat is younger than the session less a margin, so a paused member
-// has stopped reading before anyone may take its shards over. Commits are
-// compare-and-set too, and only by the owner of the epoch the cursor names.
+// has stopped reading before anyone may take its shards over. A commit counts
+// for a shard only at the epoch its record holds, so a member that lost a shard
+// can never move the new owner's position; whoever takes a shard over carries
+// the committed position into its record.
 
 const (
 	groupKeyPrefix = "g."
@@ -153,12 +156,17 @@ type group struct {
 	watcher  jetstream.KeyWatcher
 	ready    chan struct{} // closed when the watcher delivered the initial values
 	stop     chan struct{}
-	pending  []byte // the last next_cursor, for auto_commit
+	pending  []byte                       // the last next_cursor, for auto_commit
+	posOf    map[string]map[int]memberPos // member -> its committed positions
+	posRev   uint64                       // KV revision of this member's positions; 0: none
 }
+
+// memberPos is a committed position of a shard at an epoch.
+type memberPos struct{ seq, epoch uint64 }
 
 func newGroup(kv jetstream.KeyValue, name, member string, shards int, session time.Duration, log *logger) *group {
 	return &group{kv: kv, name: name, member: member, shards: shards, session: session, log: log,
-		members: map[string]time.Time{}, records: make([]groupShard, shards), revs: make([]uint64, shards),
+		members: map[string]time.Time{}, posOf: map[string]map[int]memberPos{}, records: make([]groupShard, shards), revs: make([]uint64, shards),
 		local: make([]uint64, shards), localSet: make([]bool, shards), last: make([]uint64, shards),
 		changed: make(chan struct{}), ready: make(chan struct{}), stop: make(chan struct{})}
 }
@@ -224,6 +232,8 @@ func (g *group) apply(e jetstream.KeyValueEntry) {
 				g.serverAt, g.seenAt = e.Created(), time.Now()
 			}
 		}
+	case "p":
+		g.applyPositions(id, e, deleted)
 	case "s":
 		k, ok := parseUintDec([]byte(id))
 		if !ok || k >= uint64(g.shards) {
@@ -240,6 +250,50 @@ func (g *group) apply(e jetstream.KeyValueEntry) {
 	}
 	close(g.changed)
 	g.changed = make(chan struct{})
+}
+
+// applyPositions takes a member's commits; the caller holds g.mu.
+func (g *group) applyPositions(member string, e jetstream.KeyValueEntry, deleted bool) {
+	var stored map[string][2]string
+	if deleted || json.Unmarshal(e.Value(), &stored) != nil {
+		delete(g.posOf, member)
+		if member == g.member {
+			g.posRev = 0
+		}
+		return
+	}
+	ps := make(map[int]memberPos, len(stored))
+	for key, v := range stored {
+		k, ok1 := parseUintDec([]byte(key))
+		seq, ok2 := parseUintDec([]byte(v[0]))
+		epoch, ok3 := parseUintDec([]byte(v[1]))
+		if ok1 && ok2 && ok3 && k < uint64(g.shards) {
+			ps[int(k)] = memberPos{seq, epoch}
+		}
+	}
+	g.posOf[member] = ps
+	if member == g.member {
+		g.posRev = max(g.posRev, e.Revision())
+	}
+}
+
+// committed is shard k's committed position: its record's, or its holder's
+// later commit at the record's epoch. The caller holds g.mu.
+func (g *group) committed(k int) (uint64, bool) {
+	rec := g.records[k]
+	seq, ok := parseUintDec([]byte(rec.Seq))
+	if p, has := g.posOf[rec.Owner][k]; has && rec.Owner != "" && p.epoch == rec.Epoch && (!ok || p.seq > seq) {
+		return p.seq, true
+	}
+	return seq, ok
+}
+
+// committedText is committed as stored in a record ("" for never).
+func (g *group) committedText(k int) string {
+	if seq, ok := g.committed(k); ok {
+		return strconv.FormatUint(seq, 10)
+	}
+	return ""
 }
 
 // heartbeat writes this member's key; its server timestamp keeps it alive.
@@ -274,279 +328,9 @@ func (g *group) alive() []string {
 	return live
 }
 
-// target is the balanced assignment: shard k goes to live[k % len(live)], so
-// the members' counts differ by at most one.
-func target(live []string, shard int) string {
-	return live[shard%len(live)]
-}
-
-// acquire brings this member's holdings to the assignment: it refreshes its
-// heartbeat when needed, releases shards it should no longer hold, takes those
-// it should hold once free (or held by a dead member), and returns the shards
-// it holds now.
-func (g *group) acquire(ctx context.Context) ([]int, error) {
-	g.mu.Lock()
-	stale := g.hbSent.IsZero() || time.Since(g.hbSent) > g.session/leaseMargin
-	g.mu.Unlock()
-	if stale {
-		if err := g.heartbeat(ctx); err != nil {
-			return nil, err
-		}
-	}
-	g.mu.Lock()
-	live := g.alive()
-	liveSet := map[string]bool{}
-	for _, m := range live {
-		liveSet[m] = true
-	}
-	type change struct {
-		k   int
-		rec groupShard
-		rev uint64
-	}
-	var changes []change
-	for k := 0; k < g.shards; k++ {
-		rec, rev, want := g.records[k], g.revs[k], target(live, k) == g.member
-		switch {
-		case rec.Owner == g.member && !want:
-			changes = append(changes, change{k, groupShard{Epoch: rec.Epoch, Seq: rec.Seq}, rev})
-		case want && rec.Owner != g.member && (rec.Owner == "" || !liveSet[rec.Owner]):
-			changes = append(changes, change{k, groupShard{Owner: g.member, Epoch: rec.Epoch + 1, Seq: rec.Seq}, rev})
-		}
-	}
-	g.mu.Unlock()
-	for _, c := range changes {
-		if err := g.swap(ctx, c.k, c.rec, c.rev); err != nil {
-			return nil, err
-		}
-	}
-	return g.owned(), nil
-}
-
-// swap writes shard k's record if it is still at revision rev; a lost race is
-// not an error (the next poll sees the new state).
-func (g *group) swap(ctx context.Context, k int, rec groupShard, rev uint64) error {
-	val, _ := json.Marshal(rec)
-	var newRev uint64
-	var err error
-	if rev == 0 {
-		newRev, err = g.kv.Create(ctx, g.key("s", strconv.Itoa(k)), val)
-	} else {
-		newRev, err = g.kv.Update(ctx, g.key("s", strconv.Itoa(k)), val, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err) {
-		return nil
-	}
-	if err != nil {
-		return classifyAPIError("group "+g.name+" shard "+strconv.Itoa(k), err)
-	}
-	g.mu.Lock()
-	if g.revs[k] < newRev {
-		g.records[k], g.revs[k] = rec, newRev
-	}
-	if rec.Owner == g.member {
-		g.localSet[k] = false // start from the committed position
-	}
-	g.mu.Unlock()
-	return nil
-}
-
-func isWrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
-
-// owned lists the shards this member holds now with a valid lease.
-func (g *group) owned() []int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.leaseValid() {
-		return nil
-	}
-	var out []int
-	for k, rec := range g.records {
-		if rec.Owner == g.member {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// positions fills pos for the owned shards: this member's read position, or
-// the committed one, or nothing (start applies).
-func (g *group) positions(pos *cursorPos, owned []int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, k := range owned {
-		switch {
-		case g.localSet[k]:
-			pos.seq[k], pos.set[k] = g.local[k], true
-		case g.records[k].Seq != "":
-			if n, ok := parseUintDec([]byte(g.records[k].Seq)); ok {
-				pos.seq[k], pos.set[k] = n, true
-			}
-		}
-	}
-}
-
-// advance records this member's read positions after a poll, and what it
-// learned of each shard's end, for lag.
-func (g *group) advance(pos cursorPos, owned []int, res *pollResult) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, k := range owned {
-		if pos.set[k] {
-			g.local[k], g.localSet[k] = pos.seq[k], true
-			g.last[k] = max(g.last[k], pos.seq[k])
-		}
-	}
-	if res == nil {
-		return
-	}
-	for _, acc := range res.accs {
-		if acc.pending > 0 {
-			g.last[acc.shard] = max(g.last[acc.shard], pos.seq[acc.shard]+uint64(acc.pending))
-		}
-	}
-}
-
-// stillHeld reports whether every shard in owned is still held with a valid
-// lease; a poll whose shards moved meanwhile answers nothing from them.
-func (g *group) stillHeld(owned []int) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.leaseValid() {
-		return false
-	}
-	for _, k := range owned {
-		if g.records[k].Owner != g.member {
-			return false
-		}
-	}
-	return true
-}
-
-// groupCursor is what a group poll's next_cursor holds and a commit takes.
-type groupCursor struct {
-	Group  string               `json:"g"`
-	Member string               `json:"m"`
-	Shards map[string][2]string `json:"s"` // shard -> [seq, epoch]
-}
-
-func (g *group) cursor(pos cursorPos, owned []int) []byte {
-	c := groupCursor{Group: g.name, Member: g.member, Shards: map[string][2]string{}}
-	g.mu.Lock()
-	for _, k := range owned {
-		if pos.set[k] {
-			c.Shards[strconv.Itoa(k)] = [2]string{strconv.FormatUint(pos.seq[k], 10), strconv.FormatUint(g.records[k].Epoch, 10)}
-		}
-	}
-	g.mu.Unlock()
-	js, _ := json.Marshal(c)
-	return []byte(base64.StdEncoding.EncodeToString(js))
-}
-
-// commit stores the positions of a cursor for the shards this member still
-// holds at the cursor's epoch; the others are revoked. A position never moves
-// backwards.
-func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked []int, err error) {
-	for key, v := range c.Shards {
-		k64, _ := parseUintDec([]byte(key))
-		k := int(k64)
-		seq, _ := parseUintDec([]byte(v[0]))
-		epoch, _ := parseUintDec([]byte(v[1]))
-		ok, err := g.commitShard(ctx, k, seq, epoch)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ok {
-			committed = append(committed, k)
-		} else {
-			revoked = append(revoked, k)
-		}
-	}
-	slices.Sort(committed)
-	slices.Sort(revoked)
-	return committed, revoked, nil
-}
-
-func (g *group) commitShard(ctx context.Context, k int, seq, epoch uint64) (bool, error) {
-	for try := 0; try < 3; try++ {
-		g.mu.Lock()
-		rec, rev, lease := g.records[k], g.revs[k], g.leaseValid()
-		g.mu.Unlock()
-		if rec.Owner != g.member || rec.Epoch != epoch || !lease {
-			return false, nil
-		}
-		if old, ok := parseUintDec([]byte(rec.Seq)); ok && old >= seq {
-			return true, nil // never backwards; nothing new to store
-		}
-		rec.Seq = strconv.FormatUint(seq, 10)
-		val, _ := json.Marshal(rec)
-		newRev, err := g.kv.Update(ctx, g.key("s", strconv.Itoa(k)), val, rev)
-		if err == nil {
-			g.mu.Lock()
-			if g.revs[k] < newRev {
-				g.records[k], g.revs[k] = rec, newRev
-			}
-			g.mu.Unlock()
-			return true, nil
-		}
-		if !isWrongLastSequence(err) {
-			return false, classifyAPIError("group "+g.name+" commit shard "+strconv.Itoa(k), err)
-		}
-		g.refresh(ctx, k) // our view was behind: read the record and decide again
-	}
-	return false, nil
-}
-
-// refresh reads shard k's record directly, for a view the watcher has not
-// brought up to date yet.
-func (g *group) refresh(ctx context.Context, k int) {
-	e, err := g.kv.Get(ctx, g.key("s", strconv.Itoa(k)))
-	if err != nil {
-		return
-	}
-	var rec groupShard
-	if json.Unmarshal(e.Value(), &rec) != nil {
-		return
-	}
-	g.mu.Lock()
-	if g.revs[k] < e.Revision() {
-		g.records[k], g.revs[k] = rec, e.Revision()
-	}
-	g.mu.Unlock()
-}
-
 // changes returns a channel closed at the next change of the group's state.
 func (g *group) changes() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.changed
-}
-
-// leave releases this member's shards and deletes its heartbeat.
-func (g *group) leave() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	g.mu.Lock()
-	type rel struct {
-		k   int
-		rec groupShard
-		rev uint64
-	}
-	var rels []rel
-	for k, rec := range g.records {
-		if rec.Owner == g.member {
-			rels = append(rels, rel{k, groupShard{Epoch: rec.Epoch, Seq: rec.Seq}, g.revs[k]})
-		}
-	}
-	g.hbSent = time.Time{}
-	g.mu.Unlock()
-	for _, r := range rels {
-		_ = g.swap(ctx, r.k, r.rec, r.rev)
-	}
-	_ = g.kv.Delete(ctx, g.key("m", g.member))
-	close(g.stop)
-	_ = g.watcher.Stop()
 }

@@ -121,7 +121,7 @@ func (g *group) appendStats(out []byte) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		committed, _ := parseUintDec([]byte(g.records[k].Seq))
+		committed, _ := g.committed(k)
 		out = append(out, `{"shard":`...)
 		out = strconv.AppendInt(out, int64(k), 10)
 		out = append(out, `,"committed":"`...)
