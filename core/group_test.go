@@ -86,11 +86,9 @@ func TestGroupMembersShareShardsAndLeave(t *testing.T) {
 	b := openBus(t, fileConfig(dir, ""))
 	publishEvents(t, a, numberedEvents(0, 1600), "")
 	var ra, rb groupResp
-	seen := []eventJSON{}
 	for i := 0; i < 20; i++ {
 		ra = groupPoll(t, a, `{"group":"g","member":"a","limit":50}`)
 		rb = groupPoll(t, b, `{"group":"g","member":"b","limit":50}`)
-		seen = append(append(seen, ra.Events...), rb.Events...)
 		if len(ra.Assigned) == 8 && len(rb.Assigned) == 8 {
 			break
 		}
