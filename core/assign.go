@@ -139,10 +139,14 @@ func (g *group) advance(pos cursorPos, owned []int, res *pollResult) {
 	if res == nil {
 		return
 	}
+	// The shard's end as far as this poll saw: the last sequence it read (taken
+	// or not) and the events the server said follow it.
 	for _, acc := range res.accs {
+		end := acc.lastSeen
 		if acc.pending > 0 {
-			g.last[acc.shard] = max(g.last[acc.shard], pos.seq[acc.shard]+uint64(acc.pending))
+			end += uint64(acc.pending)
 		}
+		g.last[acc.shard] = max(g.last[acc.shard], end)
 	}
 }
 

@@ -19,6 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 		RequestTimeout:  10 * time.Second,
 		MaxRequestBytes: 67108864,
 		LogLevel:        "warn",
+		GroupSession:    10 * time.Second,
 	}
 	if got := defaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)
@@ -67,6 +68,7 @@ func TestConfigAllFields(t *testing.T) {
 		Auth:            authConfig{User: "u", Password: "p"},
 		TLS:             tlsConfig{CAFile: "ca", CertFile: "c", KeyFile: "k"},
 		LogLevel:        "debug",
+		GroupSession:    10 * time.Second,
 	}
 	if got != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)

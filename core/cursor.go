@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 )
@@ -31,6 +32,9 @@ func decodeCursor(s string, shards int) (cursorPos, error) {
 	}
 	if _, err := checkJSON("cursor", data); err != nil || len(data) == 0 {
 		return c, NewError(CodeInvalidArgument, "cursor does not decode to a JSON object")
+	}
+	if bytes.HasPrefix(data, []byte(`{"g":`)) {
+		return c, NewError(CodeInvalidArgument, "cursor is a group poll's next_cursor: poll with its group instead, or pass it to mesh_commit")
 	}
 	err = eachField("cursor", data, func(key string, v []byte) error {
 		k, ok := parseUintDec([]byte(key))

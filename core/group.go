@@ -50,7 +50,8 @@ type groupShard struct {
 // groupSet holds the groups this handle is a member of.
 type groupSet struct {
 	b       *Bus
-	mu      sync.Mutex
+	joinMu  sync.Mutex // held by a join, with the bucket
+	mu      sync.Mutex // guards groups
 	kv      jetstream.KeyValue
 	groups  map[string]*group
 	defID   string // this handle's member id when a poll names none
@@ -94,9 +95,11 @@ func (s *groupSet) join(ctx context.Context, name, member string) (*group, error
 	if member == "" {
 		member = s.defID
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[name]; g != nil {
+	// joinMu serializes joins, which talk to the server; mu only guards the
+	// map, so stats never waits behind a join.
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	if g := s.get(name); g != nil {
 		if g.member != member {
 			return nil, NewError(CodeInvalidArgument, "this handle is member %q of group %q; one handle is one member of a group", g.member, name)
 		}
@@ -110,7 +113,9 @@ func (s *groupSet) join(ctx context.Context, name, member string) (*group, error
 	if err := g.start(ctx); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.groups[name] = g
+	s.mu.Unlock()
 	return g, nil
 }
 
@@ -185,11 +190,15 @@ func (g *group) start(ctx context.Context) error {
 	go g.watch()
 	select {
 	case <-g.ready:
+		err = g.heartbeat(ctx)
 	case <-ctx.Done():
-		_ = w.Stop()
-		return NewError(CodeTransient, "group %s: its state did not arrive in time", g.name)
+		err = NewError(CodeTransient, "group %s: its state did not arrive in time", g.name)
 	}
-	return g.heartbeat(ctx)
+	if err != nil {
+		close(g.stop)
+		_ = w.Stop()
+	}
+	return err
 }
 
 // watch applies every change of the group's keys to the view.
