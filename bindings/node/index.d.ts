@@ -3,7 +3,7 @@
  * through libnetmesh.so (koffi).
  *
  * - The C ABI, its requests and results: docs/reference.md in the repository
- *   ("Config", "Publish", "Poll", "Stats", "Errors").
+ *   ("Config", "Publish", "Poll", "Groups", "Stats", "Errors").
  * - Every method returns a Promise; every library function that enters Go runs on
  *   libuv's worker threads (koffi `.async`), so the event loop never blocks. A
  *   poll that waits (`waitMs`) holds one of those threads while it waits: the
@@ -109,6 +109,15 @@ export interface TlsConfig {
   key_file?: string | null;
 }
 
+/** Consumer groups (`Config.groups`). */
+export interface GroupsConfig {
+  /**
+   * A member silent this long is dead and its shards go to the others:
+   * 1000..600000 ms, default 10000.
+   */
+  session_ms?: number;
+}
+
 /**
  * The configuration object (docs/reference.md, "Config"). Exact: the library
  * refuses unknown fields, and so does this type. null is "absent" only where
@@ -136,6 +145,8 @@ export interface Config {
   auth?: AuthConfig | null;
   tls?: TlsConfig | null;
   log_level?: 'off' | 'error' | 'warn' | 'info' | 'debug';
+  /** Consumer groups. */
+  groups?: GroupsConfig;
 }
 
 export type Int = number | bigint;
@@ -168,17 +179,13 @@ export interface PublishResult {
   acks?: Ack[];
 }
 
-/** Options of `poll` (docs/reference.md, "Poll"). */
-export interface PollOptions {
+/** The options every poll takes, with a cursor or in a group. */
+export interface BasePollOptions {
   /** 1..10000, default 100. */
   limit?: Int | null;
-  /** A `nextCursor` from an earlier poll; absent: every shard starts at `start`. */
-  cursor?: string | null;
-  /** Poll this shard only (default: all, filled fairly). */
-  shard?: Int | null;
   /** How long an empty poll waits for the first new event (0..300000, default 0). */
   waitMs?: Int | null;
-  /** Where shards missing from the cursor start. Default "earliest". */
+  /** Where shards missing from the cursor (or never committed by the group) start. Default "earliest". */
   start?: 'earliest' | 'latest' | null;
   /** Skip structurally corrupt records instead of failing with `fatal`. */
   skipCorrupt?: boolean | null;
@@ -186,12 +193,80 @@ export interface PollOptions {
   timeoutMs?: Int | null;
 }
 
-/** Options of `consume` and `consumeBatches`: those of `poll`, and two more. */
-export interface ConsumeOptions extends PollOptions {
+/** Options of a poll that follows a cursor (docs/reference.md, "Poll"). */
+export interface CursorPollOptions extends BasePollOptions {
+  /** A `nextCursor` from an earlier poll; absent: every shard starts at `start`. */
+  cursor?: string | null;
+  /** Poll this shard only (default: all, filled fairly). */
+  shard?: Int | null;
+  /** Not a group poll. */
+  group?: null;
+  /** Only with `group`. */
+  member?: null;
+  /** Only with `group`. */
+  autoCommit?: null;
+}
+
+/**
+ * Options of a consumer group poll (docs/reference.md, "Groups"): the group
+ * assigns the shards and holds the positions, so there is no cursor or shard.
+ */
+export interface GroupPollOptions extends BasePollOptions {
+  /** The group, [A-Za-z0-9_-]{1,64}. */
+  group: string;
+  /**
+   * This member's id, [A-Za-z0-9_-]{1,64}; default one per Bus. A bus is one
+   * member of a group: another member id for a group it polled is refused.
+   */
+  member?: string | null;
+  /** Commit this member's previous poll's `nextCursor` before reading. */
+  autoCommit?: boolean | null;
+  /** Refused with a group (the group's position replaces it). */
+  cursor?: null;
+  /** Refused with a group (the group assigns the shards). */
+  shard?: null;
+}
+
+/** Options of `poll`: with a cursor, or as a member of a consumer group. */
+export type PollOptions = CursorPollOptions | GroupPollOptions;
+
+/** What `consume` and `consumeBatches` take besides the poll options. */
+export interface ConsumeExtraOptions {
   /** Stop once an empty poll finds nothing more (default: follow forever). */
   stopAtEnd?: boolean;
   /** Stop when aborted (checked between polls). */
   signal?: AbortSignal;
+}
+
+/** Options of `consume` and `consumeBatches` following a cursor. */
+export interface CursorConsumeOptions extends CursorPollOptions, ConsumeExtraOptions {}
+
+/**
+ * Options of `consume` and `consumeBatches` in a consumer group: each batch is
+ * committed once handed out, so there is no `autoCommit`.
+ */
+export interface GroupConsumeOptions extends Omit<GroupPollOptions, 'autoCommit'>, ConsumeExtraOptions {}
+
+/** Options of `consume` and `consumeBatches`: those of `poll`, and two more. */
+export type ConsumeOptions = CursorConsumeOptions | GroupConsumeOptions;
+
+/** Options of `commit`. */
+export interface CommitOptions {
+  /** The group the cursor was polled as. */
+  group: string;
+  /** Bound for the commit. */
+  timeoutMs?: Int | null;
+}
+
+/** What `commit` resolves with. */
+export interface CommitResult {
+  /** Shards whose positions were stored (or were already at or past the cursor's), ascending. */
+  committed: number[];
+  /**
+   * Shards of the cursor this member no longer holds (moved to another member, or
+   * its session ran out): not written; their new owner reads their uncommitted events.
+   */
+  revoked: number[];
 }
 
 export interface MeshEvent<T = unknown> {
@@ -213,6 +288,35 @@ export interface PollResult<T = unknown> {
   hasMore: boolean;
   /** Records skipped (unparseable, or corrupt with skipCorrupt). */
   skipped: number;
+  /**
+   * For a group poll: the shards this member holds now, ascending (maybe none).
+   * Absent for a poll with a cursor.
+   */
+  assigned?: number[];
+}
+
+/** The result of a consumer group poll: `assigned` is always there. */
+export interface GroupPollResult<T = unknown> extends PollResult<T> {
+  /** The shards this member holds now, ascending (maybe none). */
+  assigned: number[];
+}
+
+/** One shard of a group in `Stats.groups`. */
+export interface GroupShardStats {
+  shard: number;
+  /** The group's committed position: a u64 as a decimal string ("0": never committed). */
+  committed: string;
+  /** Events after the committed position, as far as this handle's polls have seen. */
+  lag: number;
+}
+
+/** One consumer group this handle is a member of (`Stats.groups`). */
+export interface GroupStats {
+  group: string;
+  member: string;
+  /** The shards this member holds. */
+  assigned: number[];
+  shards: GroupShardStats[];
 }
 
 /** Counters and health of one handle (docs/reference.md, "Stats"). */
@@ -229,6 +333,8 @@ export interface Stats {
   /** `url` has any credentials redacted. */
   server: { url: string; version: string; batched_reads: boolean };
   healthy: boolean;
+  /** The consumer groups this handle polled, by name; absent when none. */
+  groups?: GroupStats[];
 }
 
 export class Bus {
@@ -248,15 +354,36 @@ export class Bus {
    * or other iterable of JSON values or RawEvents (not a string or Buffer: TypeError).
    */
   publish(events: Iterable<EventValue | RawEvent>, options?: PublishOptions): Promise<PublishResult>;
-  /** Reads up to `limit` events after `cursor`. */
+  /**
+   * Reads up to `limit` events after `cursor`; or with `group`, as a member of
+   * that consumer group, from the group's positions (the result's `nextCursor` is
+   * then what commit() takes).
+   */
+  poll<T = unknown>(options: GroupPollOptions): Promise<GroupPollResult<T>>;
+  poll<T = unknown>(options?: CursorPollOptions): Promise<PollResult<T>>;
   poll<T = unknown>(options?: PollOptions): Promise<PollResult<T>>;
+  /**
+   * Stores a consumer group's positions: those of `cursor`, the `nextCursor` of
+   * this bus's poll of `options.group`, for the shards this member still holds.
+   * Rejects with `invalid_argument` (nothing stored) for a plain poll's cursor,
+   * another group's or member's, or a group this bus has not polled.
+   */
+  commit(cursor: string, options: CommitOptions): Promise<CommitResult>;
   /**
    * Follows the cursor event by event; an empty poll waits `waitMs` (default 1000).
    * Ends on `break`, when the bus is closed (no error), on `signal` abort, or with
-   * `stopAtEnd` when nothing more is there.
+   * `stopAtEnd` when nothing more is there. With `group`, reads as a member of that
+   * consumer group and commits each batch once all its events were handed out (the
+   * loop went on past the batch's last event, or left right after it); a batch left
+   * unfinished is read again by the group after this bus closes (at-least-once).
    */
   consume<T = unknown>(options?: ConsumeOptions): AsyncGenerator<MeshEvent<T>, void, undefined>;
-  /** As consume(), a non-empty batch at a time (save `nextCursor` to resume). */
+  /**
+   * As consume(), a non-empty batch at a time (save `nextCursor` to resume). With
+   * `group`, a batch is committed when the loop goes on past it or leaves holding it.
+   */
+  consumeBatches<T = unknown>(options: GroupConsumeOptions): AsyncGenerator<GroupPollResult<T>, void, undefined>;
+  consumeBatches<T = unknown>(options?: CursorConsumeOptions): AsyncGenerator<PollResult<T>, void, undefined>;
   consumeBatches<T = unknown>(options?: ConsumeOptions): AsyncGenerator<PollResult<T>, void, undefined>;
   /** Counters and health of this handle. */
   stats(): Promise<Stats>;

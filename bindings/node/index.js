@@ -4,8 +4,8 @@
  *
  * A thin binding of libnetmesh.so over koffi; the C ABI, its requests and results
  * are documented in docs/reference.md ("Config", "Publish", "Poll", "Stats",
- * "Errors"). Every function that enters Go (init, publish, poll, stats, shutdown,
- * version, abi version) runs on libuv's worker threads through koffi's `.async`,
+ * "Errors"). Every function that enters Go (init, publish, poll, commit, stats,
+ * shutdown, version, abi version) runs on libuv's worker threads through koffi's `.async`,
  * so the event loop never blocks: not even for a poll that waits (`waitMs`), and
  * never for a cgo entry from the main thread, which would cost about 0.2 ms (Go
  * re-reads the thread's stack bounds from /proc/self/maps). The one function called
@@ -180,6 +180,13 @@ function load() {
       version: lib.func('const char *mesh_version(void)'), // static: not disposable
       free: lib.func('void mesh_free(void *ptr)'),
     });
+    // mesh_commit came with consumer groups, within ABI 1: a library from before
+    // them lacks it, and only commit() needs it.
+    try {
+      fns.commit = lib.func('mesh_commit', 'int32_t', ['uint64_t', 'const char *', 'size_t', strOut]);
+    } catch {
+      fns.commit = null;
+    }
   } catch (err) {
     declareError = err;
   }
@@ -295,12 +302,17 @@ function encodeEvents(events) {
   return parts;
 }
 
-const POLL_OPTIONS = ['limit', 'cursor', 'shard', 'waitMs', 'start', 'skipCorrupt', 'timeoutMs'];
-const CONSUME_OPTIONS = [...POLL_OPTIONS, 'stopAtEnd', 'signal'];
+const READ_OPTIONS = ['limit', 'cursor', 'shard', 'waitMs', 'start', 'skipCorrupt', 'timeoutMs', 'group', 'member'];
+const POLL_OPTIONS = [...READ_OPTIONS, 'autoCommit'];
+// consume commits by itself with a group: no autoCommit.
+const CONSUME_OPTIONS = [...READ_OPTIONS, 'stopAtEnd', 'signal'];
 const PUBLISH_OPTIONS = ['shard', 'batchId', 'timeoutMs', 'acks'];
+const COMMIT_OPTIONS = ['group', 'timeoutMs'];
 
+// The group fields are sent as given: the library refuses a cursor or shard with
+// group, and member or auto_commit without it (MeshError invalid_argument).
 function pollRequest(opts) {
-  const o = checkOptions('poll', opts, CONSUME_OPTIONS);
+  const o = checkOptions('poll', opts, [...POLL_OPTIONS, 'stopAtEnd', 'signal']);
   return request([
     ['limit', intField, o.limit === undefined ? 100 : o.limit],
     ['cursor', strField, o.cursor],
@@ -309,6 +321,9 @@ function pollRequest(opts) {
     ['start', strField, o.start],
     ['skip_corrupt', boolField, o.skipCorrupt],
     ['timeout_ms', intField, o.timeoutMs],
+    ['group', strField, o.group],
+    ['member', strField, o.member],
+    ['auto_commit', boolField, o.autoCommit],
   ]);
 }
 
@@ -384,16 +399,43 @@ class Bus {
     return result;
   }
 
-  /** Reads up to `limit` events after `cursor`. */
+  /**
+   * Reads up to `limit` events after `cursor`, or with `group` as a member of that
+   * consumer group (then the result has `assigned`, and its `nextCursor` is what
+   * commit() takes).
+   */
   async poll(opts) {
     const o = checkOptions('poll', opts, POLL_OPTIONS);
     const resp = await this._request(this._n.fns.poll, pollRequest(o));
-    return {
+    const result = {
       events: resp.events.map((e) => ({ id: e.id, shard: e.shard, ts: e.ts, data: e.raw })),
       nextCursor: resp.next_cursor,
       hasMore: resp.has_more,
       skipped: resp.skipped,
     };
+    if (resp.assigned !== undefined) result.assigned = resp.assigned;
+    return result;
+  }
+
+  /**
+   * Stores a consumer group's positions: those of `cursor`, the `nextCursor` of
+   * this bus's poll of `group`, for the shards this member still holds. Resolves
+   * with `{ committed, revoked }`: `revoked` are the cursor's shards that moved to
+   * another member meanwhile (not written).
+   */
+  async commit(cursor, opts) {
+    if (typeof cursor !== 'string') throw new TypeError(`cursor must be a string, got ${describe(cursor)}`);
+    const o = checkOptions('commit', opts, COMMIT_OPTIONS);
+    if (typeof o.group !== 'string') throw new TypeError(`commit needs the group option (a string), got ${describe(o.group)}`);
+    const text = request([
+      ['group', strField, o.group],
+      ['cursor', strField, cursor],
+      ['timeout_ms', intField, o.timeoutMs],
+    ]);
+    const fn = this._n.fns.commit;
+    if (!fn) throw new Error(`${this._n.file} has no mesh_commit: consumer groups need a newer libnetmesh`);
+    const resp = await this._request(fn, text);
+    return { committed: resp.committed, revoked: resp.revoked };
   }
 
   /**
@@ -401,6 +443,11 @@ class Bus {
    * `nextCursor` after handling a batch). See consume().
    */
   consumeBatches(opts) {
+    return this._batches(opts, { complete: true });
+  }
+
+  /** Checks the options now (not at the first next()), then returns the batches. */
+  _batches(opts, handout) {
     const o = { ...checkOptions('consume', opts, CONSUME_OPTIONS) };
     if (o.waitMs === undefined || o.waitMs === null) o.waitMs = 1000;
     pollRequest({ ...o, stopAtEnd: undefined, signal: undefined }); // type errors now, not at the first next()
@@ -408,26 +455,61 @@ class Bus {
     if (o.signal !== undefined && !(o.signal && typeof o.signal.aborted === 'boolean')) {
       throw new TypeError(`signal must be an AbortSignal, got ${describe(o.signal)}`);
     }
-    return this._consume(o);
+    return this._consume(o, handout);
   }
 
-  async* _consume(o) {
+  /** Whether err is what a call gets once this bus is closed. */
+  _closedError(err) {
+    return this._closed && err instanceof MeshError && (err.code === 'shutdown' || err.code === 'invalid_handle');
+  }
+
+  /**
+   * The batches; with a group, each batch's nextCursor is committed once it was
+   * handed out: when the generator is resumed after it, or returned while it holds
+   * it and `handout.complete` (consume() clears it until the batch's last event).
+   */
+  async* _consume(o, handout = { complete: true }) {
     const { stopAtEnd = false, signal, ...pollOpts } = o;
+    const { group, timeoutMs } = pollOpts;
     let cursor = pollOpts.cursor;
+    // A commit for a group consume; false once the bus is closed (the batch is then
+    // read again by the group: at-least-once).
+    const commit = async (batch) => {
+      try {
+        await this.commit(batch.nextCursor, { group, timeoutMs });
+        return true;
+      } catch (err) {
+        if (this._closedError(err)) return false;
+        throw err;
+      }
+    };
     while (!this._closed && !(signal && signal.aborted)) {
       let batch;
       try {
         batch = await this.poll({ ...pollOpts, cursor });
       } catch (err) {
-        if (this._closed && err instanceof MeshError &&
-            (err.code === 'shutdown' || err.code === 'invalid_handle')) {
-          return; // the bus was closed (maybe while this poll waited): stop quietly
-        }
+        if (this._closedError(err)) return; // the bus was closed (maybe while this poll waited): stop quietly
         throw err;
       }
-      cursor = batch.nextCursor;
-      if (batch.events.length > 0) yield batch;
-      else if (stopAtEnd && !batch.hasMore) return;
+      if (group === undefined || group === null) {
+        cursor = batch.nextCursor;
+        if (batch.events.length > 0) yield batch;
+        else if (stopAtEnd && !batch.hasMore) return;
+        continue;
+      }
+      // A group: commit each batch once all of it was handed out (at-least-once);
+      // a batch of only skipped records at once.
+      if (batch.events.length > 0) {
+        let resumed = false;
+        try {
+          yield batch;
+          resumed = true;
+        } finally {
+          if (!resumed && handout.complete) await commit(batch); // return() right after the batch
+        }
+      }
+      if ((batch.events.length > 0 || batch.skipped > 0) && !(await commit(batch))) return;
+      if (batch.events.length === 0 && stopAtEnd && !batch.hasMore) return;
     }
   }
 
@@ -438,10 +520,17 @@ class Bus {
    * aborted (checked between polls), or with `stopAtEnd` once nothing more is there.
    */
   consume(opts) {
-    const batches = this.consumeBatches(opts);
+    const handout = { complete: true };
+    const batches = this._batches(opts, handout);
     return (async function* events() {
       try {
-        for await (const batch of batches) yield* batch.events;
+        for await (const batch of batches) {
+          const { events } = batch; // never empty
+          handout.complete = false;
+          for (let i = 0; i < events.length - 1; i++) yield events[i];
+          handout.complete = true;
+          yield events[events.length - 1];
+        }
       } finally {
         await batches.return();
       }

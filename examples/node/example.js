@@ -1,6 +1,6 @@
 'use strict';
 // netmesh from Node.js: open the embedded bus, publish a few events, read them back
-// by following the cursor, print them, close.
+// by following the cursor, print them, read them as a consumer group, close.
 //
 //   node examples/node/example.js [STORE_DIR]          (default build/demo-node-data)
 //   node examples/node/example.js --url nats://127.0.0.1:4222 --find MARKER
@@ -47,6 +47,17 @@ async function demo(storeDir) {
       cursor = batch.nextCursor;
       if (batch.events.length === 0) throw new Error('no more events');
     }
+
+    // A consumer group: its members share the shards, and the group keeps how far it
+    // got under its name, across runs (consume commits each batch once its events are
+    // handed out). It reads what came since its last run.
+    let billed = 0;
+    for await (const e of bus.consume({ group: 'demo-billing', limit: 100, waitMs: 100, stopAtEnd: true })) {
+      void e;
+      billed++;
+    }
+    const shards = (await bus.stats()).groups?.[0]?.assigned ?? [];
+    console.log(`group demo-billing read ${billed} new events from ${shards.length} shards`);
 
     const stats = await bus.stats();
     console.log(`read back ${read} events; stats: published=${stats.published} polled=${stats.polled} healthy=${stats.healthy}`);

@@ -1,5 +1,5 @@
 """netmesh from Python: open the embedded bus, publish a few events, read them
-back by following the cursor, print them, close.
+back by following the cursor, print them, read them as a consumer group, close.
 
     PYTHONPATH=bindings/python python3 examples/python/example.py [STORE_DIR]
 
@@ -44,6 +44,15 @@ def main() -> int:
             if not batch.events:
                 print("no more events", file=sys.stderr)
                 return 1
+
+        # A consumer group: its members share the shards, and the group keeps how
+        # far it got under its name, across runs (consume commits each batch once
+        # its events are handed out). It reads what came since its last run.
+        billed = 0
+        for _event in bus.consume(group="demo-billing", limit=100, wait=0.1, stop_at_end=True):
+            billed += 1
+        shards = bus.stats()["groups"][0]["assigned"]
+        print(f"group demo-billing read {billed} new events from {len(shards)} shards")
 
         stats = bus.stats()
         print(f"read back {read} events; stats: published={stats['published']} "

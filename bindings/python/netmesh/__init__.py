@@ -12,6 +12,10 @@ A thin ctypes binding of ``libnetmesh.so``, whose C ABI is documented in
             print(event.id, event.shard, event.data)
         # pass result.next_cursor as cursor= to read on
 
+        # or as a member of a consumer group, which commits its positions:
+        for event in bus.consume(group="billing", stop_at_end=True):
+            print(event.data)
+
 The library is found through ``NETMESH_LIBRARY``, next to this package, or in
 a ``build/`` directory above it (see :func:`find_library`); one that cannot be
 used raises :class:`LibraryLoadError`: :class:`LibraryNotFoundError`, or
@@ -38,12 +42,13 @@ from .errors import (
     TooLargeError,
     TransientError,
 )
-from .types import Ack, Event, PollResult, PublishResult, RawEvent
+from .types import Ack, CommitResult, Event, PollResult, PublishResult, RawEvent
 
 __all__ = [
     "ABI_VERSION",
     "Ack",
     "Bus",
+    "CommitResult",
     "Event",
     "FatalError",
     "InternalError",

@@ -86,6 +86,7 @@ class Library:
         except OSError as exc:
             raise LibraryNotFoundError(f"cannot load {path}: {exc}") from exc
         self.path = path
+        self.has_commit = False
         lib = self.cdll
         try:
             abi_version = lib.mesh_abi_version
@@ -111,6 +112,13 @@ class Library:
         lib.mesh_publish_batch.restype = c_int32
         lib.mesh_poll.argtypes = [c_uint64, c_char_p, c_size_t, POINTER(c_void_p)]
         lib.mesh_poll.restype = c_int32
+        # mesh_commit came with consumer groups, within ABI 1: a library from
+        # before them lacks it, and only commit() needs it.
+        commit = getattr(lib, "mesh_commit", None)
+        if commit is not None:
+            commit.argtypes = [c_uint64, c_char_p, c_size_t, POINTER(c_void_p)]
+            commit.restype = c_int32
+        self.has_commit = commit is not None
         lib.mesh_stats.argtypes = [c_uint64, POINTER(c_void_p)]
         lib.mesh_stats.restype = c_int32
         lib.mesh_shutdown.argtypes = [c_uint64, POINTER(c_void_p)]
@@ -167,6 +175,20 @@ class Library:
         """``mesh_poll``."""
         out = c_void_p()
         status = self.cdll.mesh_poll(handle, request, len(request), byref(out))
+        return self.check(status, self.take(out))
+
+    def commit(self, handle: int, request: bytes) -> str:
+        """``mesh_commit``.
+
+        Raises:
+            LibraryNotFoundError: the library predates consumer groups (it has
+                no ``mesh_commit``).
+        """
+        if not self.has_commit:
+            raise LibraryNotFoundError(
+                f"{self.path} has no mesh_commit: consumer groups need a newer libnetmesh")
+        out = c_void_p()
+        status = self.cdll.mesh_commit(handle, request, len(request), byref(out))
         return self.check(status, self.take(out))
 
     def stats(self, handle: int) -> str:

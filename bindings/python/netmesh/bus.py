@@ -8,11 +8,12 @@ import operator
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any, Dict, Generator, List, Optional, Union
 
 from ._lib import library
 from .errors import InvalidHandleError, ShutdownError
-from .types import Ack, Event, PollResult, PublishResult, RawEvent
+from .types import Ack, CommitResult, Event, PollResult, PublishResult, RawEvent
 
 __all__ = ["Bus"]
 
@@ -114,8 +115,34 @@ def _encode_events(events: Any) -> List[str]:
     return parts
 
 
+def _bool_arg(name: str, value: Any) -> Optional[bool]:
+    """An optional ``bool`` argument (``0``/``1`` are refused)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
 def _event(obj: Dict[str, Any]) -> Event:
     return Event(id=int(obj["id"]), shard=obj["shard"], ts=int(obj["ts"]), data=obj["raw"])
+
+
+def _ints(values: Any) -> List[int]:
+    return [int(k) for k in values]
+
+
+class _Handout:
+    """How far :meth:`Bus.consume` has handed out the current batch.
+
+    ``complete`` is true once the batch's last event was handed out (always,
+    for :meth:`Bus.consume_batches`, which hands out whole batches): a group
+    consume closed in that state commits the batch, one closed in the middle
+    of a batch does not.
+    """
+
+    __slots__ = ("complete",)
+
+    def __init__(self) -> None:
+        self.complete = True
 
 
 class Bus:
@@ -280,10 +307,20 @@ class Bus:
     def poll(self, limit: int = 100, cursor: Optional[str] = None,
              shard: Optional[int] = None, wait: Optional[Seconds] = None,
              start: Optional[str] = None, skip_corrupt: bool = False,
-             timeout: Optional[Seconds] = None) -> PollResult:
-        """Read up to ``limit`` events after ``cursor``.
+             timeout: Optional[Seconds] = None, *, group: Optional[str] = None,
+             member: Optional[str] = None,
+             auto_commit: Optional[bool] = None) -> PollResult:
+        """Read up to ``limit`` events after ``cursor``, or as a member of a
+        consumer group.
 
         The request, the cursor and the result: ``docs/reference.md``, "Poll".
+
+        With ``group``, the poll reads the shards the group assigns to this
+        member, from the group's committed positions (or from where this
+        member's own previous polls got to); ``cursor`` and ``shard`` are
+        refused (``InvalidArgumentError``).  The result's ``assigned`` lists
+        the shards this member holds, and its ``next_cursor`` is what
+        :meth:`commit` takes to store the group's positions.
 
         Args:
             limit: 1..10000 events.
@@ -296,23 +333,42 @@ class Bus:
             skip_corrupt: Skip structurally corrupt records (counted in
                 ``skipped``) instead of raising ``FatalError``.
             timeout: Seconds each server request may take.
+            group: Poll as a member of this consumer group
+                (``[A-Za-z0-9_-]{1,64}``).
+            member: This member's id in the group (same pattern); default: one
+                id per :class:`Bus`.  A bus is one member of a group: another
+                ``member`` for a group it already polled is refused.  Only with
+                ``group``.
+            auto_commit: Commit this member's previous group poll's
+                ``next_cursor`` before reading (at-least-once without calling
+                :meth:`commit`).  Only with ``group``.
 
         Raises:
             TypeError, ValueError: wrong argument types.
-            InvalidArgumentError: a bad cursor or a value out of range.
+            InvalidArgumentError: a bad cursor or a value out of range; a
+                ``cursor`` or ``shard`` with ``group``, a ``member`` or
+                ``auto_commit`` without it.
             FatalError: a corrupt record (unless ``skip_corrupt``).
         """
-        request = self._poll_request(limit, cursor, shard, wait, start, skip_corrupt, timeout)
+        request = self._poll_request(limit, cursor, shard, wait, start, skip_corrupt, timeout,
+                                     group, member, auto_commit)
         self._check_process()
         resp = json.loads(self._lib.poll(self._handle, request))
+        assigned = resp.get("assigned")
         return PollResult(events=[_event(e) for e in resp["events"]],
                           next_cursor=resp["next_cursor"], has_more=resp["has_more"],
-                          skipped=resp["skipped"])
+                          skipped=resp["skipped"],
+                          assigned=None if assigned is None else _ints(assigned))
 
     @staticmethod
     def _poll_request(limit: Any, cursor: Any, shard: Any, wait: Any, start: Any,
-                      skip_corrupt: Any, timeout: Any) -> bytes:
-        """The poll request as JSON bytes; raises TypeError/ValueError for bad types."""
+                      skip_corrupt: Any, timeout: Any, group: Any = None, member: Any = None,
+                      auto_commit: Any = None) -> bytes:
+        """The poll request as JSON bytes; raises TypeError/ValueError for bad types.
+
+        The group fields are sent as given: the library refuses a ``cursor``
+        or ``shard`` with ``group``, and ``member`` or ``auto_commit`` without it.
+        """
         req: Dict[str, Any] = {"limit": _int_arg("limit", limit)}
         if req["limit"] is None:
             raise TypeError("limit must be an int, got None")
@@ -333,48 +389,135 @@ class Bus:
         timeout_ms = _ms_arg("timeout", timeout)
         if timeout_ms is not None:
             req["timeout_ms"] = timeout_ms
+        if _str_arg("group", group) is not None:
+            req["group"] = group
+        if _str_arg("member", member) is not None:
+            req["member"] = member
+        if _bool_arg("auto_commit", auto_commit) is not None:
+            req["auto_commit"] = auto_commit
         return _dumps(req).encode("utf-8")
+
+    def commit(self, cursor: str, group: str,
+               timeout: Optional[Seconds] = None) -> CommitResult:
+        """Store a consumer group's positions: those of ``cursor``, the
+        ``next_cursor`` of this bus's group poll of ``group``.
+
+        Commit once the batch's events are handled: after a restart (or when a
+        shard moves to another member) the group reads on from the committed
+        positions, so events handled but not committed are read again
+        (at-least-once).  Only shards this member still holds are written; a
+        shard that moved to another member since the poll is in ``revoked``
+        and keeps its new owner's position.  Positions never move backwards.
+        See ``docs/reference.md``, "Groups".
+
+        Args:
+            cursor: The ``next_cursor`` of a group poll of this bus.
+            group: The group it was polled as.
+            timeout: Seconds the commit may take.
+
+        Raises:
+            TypeError, ValueError: wrong argument types.
+            InvalidArgumentError: nothing was stored: a cursor of a plain poll,
+                of another group or member, or a group this bus has not polled.
+            TransientError: retry the same commit.
+        """
+        if not isinstance(cursor, str):
+            raise TypeError(f"cursor must be a str, got {type(cursor).__name__}")
+        if not isinstance(group, str):
+            raise TypeError(f"group must be a str, got {type(group).__name__}")
+        req: Dict[str, Any] = {"group": group, "cursor": cursor}
+        timeout_ms = _ms_arg("timeout", timeout)
+        if timeout_ms is not None:
+            req["timeout_ms"] = timeout_ms
+        self._check_process()
+        resp = json.loads(self._lib.commit(self._handle, _dumps(req).encode("utf-8")))
+        return CommitResult(committed=_ints(resp["committed"]), revoked=_ints(resp["revoked"]))
 
     def consume_batches(self, limit: int = 100, cursor: Optional[str] = None,
                         shard: Optional[int] = None, wait: Seconds = 1.0,
                         start: Optional[str] = None, skip_corrupt: bool = False,
                         timeout: Optional[Seconds] = None,
-                        stop_at_end: bool = False) -> BatchGenerator:
+                        stop_at_end: bool = False, *, group: Optional[str] = None,
+                        member: Optional[str] = None) -> BatchGenerator:
         """Follow the cursor, yielding each non-empty :class:`PollResult`.
 
         Like :meth:`consume`, but a batch at a time, so a consumer can save
         ``batch.next_cursor`` after handling a batch and resume from it later.
+
+        With ``group`` (and optionally ``member``) it polls as a member of
+        that consumer group and commits each batch's ``next_cursor`` itself,
+        once the batch is handled: when the generator is resumed after it,
+        or closed while it holds it.  Arguments as :meth:`consume`.
         """
+        return self._batches(limit, cursor, shard, wait, start, skip_corrupt, timeout,
+                             stop_at_end, group, member, _Handout())
+
+    def _batches(self, limit: int, cursor: Optional[str], shard: Optional[int],
+                 wait: Seconds, start: Optional[str], skip_corrupt: bool,
+                 timeout: Optional[Seconds], stop_at_end: bool, group: Optional[str],
+                 member: Optional[str], handout: _Handout) -> BatchGenerator:
+        """Check the argument types now, then return the generator of batches."""
         if wait is None:
             raise TypeError("wait must be a number of seconds, got None")
-        self._poll_request(limit, cursor, shard, wait, start, skip_corrupt, timeout)
+        self._poll_request(limit, cursor, shard, wait, start, skip_corrupt, timeout,
+                           group, member)
         if not isinstance(stop_at_end, bool):
             raise TypeError(f"stop_at_end must be a bool, got {type(stop_at_end).__name__}")
         return self._consume(limit, cursor, shard, wait, start, skip_corrupt, timeout,
-                             stop_at_end)
+                             stop_at_end, group, member, handout)
 
     def _consume(self, limit: int, cursor: Optional[str], shard: Optional[int],
                  wait: Seconds, start: Optional[str], skip_corrupt: bool,
-                 timeout: Optional[Seconds], stop_at_end: bool) -> BatchGenerator:
+                 timeout: Optional[Seconds], stop_at_end: bool, group: Optional[str],
+                 member: Optional[str], handout: _Handout) -> BatchGenerator:
         while not self._closed:
             try:
                 batch = self.poll(limit=limit, cursor=cursor, shard=shard, wait=wait,
-                                  start=start, skip_corrupt=skip_corrupt, timeout=timeout)
+                                  start=start, skip_corrupt=skip_corrupt, timeout=timeout,
+                                  group=group, member=member)
             except (ShutdownError, InvalidHandleError):
                 if self._closed:
                     return  # closed (by another thread, or between batches): stop
                 raise
-            cursor = batch.next_cursor
+            if group is None:
+                cursor = batch.next_cursor
+                if batch.events:
+                    yield batch
+                elif stop_at_end and not batch.has_more:
+                    return
+                continue
+            # A group: commit each batch once every event of it was handed out
+            # (at-least-once). A batch of only skipped records commits at once.
             if batch.events:
-                yield batch
-            elif stop_at_end and not batch.has_more:
+                try:
+                    yield batch
+                except GeneratorExit:
+                    if handout.complete:
+                        self._commit_consumed(batch.next_cursor, group, timeout)
+                    raise
+            if (batch.events or batch.skipped) and \
+                    not self._commit_consumed(batch.next_cursor, group, timeout):
                 return
+            if not batch.events and stop_at_end and not batch.has_more:
+                return
+
+    def _commit_consumed(self, cursor: str, group: str, timeout: Optional[Seconds]) -> bool:
+        """Commit for a group consume; False when the bus was closed meanwhile
+        (the batch is then read again by the group: at-least-once)."""
+        try:
+            self.commit(cursor, group, timeout=timeout)
+        except (ShutdownError, InvalidHandleError):
+            if self._closed:
+                return False
+            raise
+        return True
 
     def consume(self, limit: int = 100, cursor: Optional[str] = None,
                 shard: Optional[int] = None, wait: Seconds = 1.0,
                 start: Optional[str] = None, skip_corrupt: bool = False,
                 timeout: Optional[Seconds] = None,
-                stop_at_end: bool = False) -> EventGenerator:
+                stop_at_end: bool = False, *, group: Optional[str] = None,
+                member: Optional[str] = None) -> EventGenerator:
         """A generator of events that follows the cursor.
 
         Each poll reads up to ``limit`` events; when there are none it waits
@@ -385,21 +528,39 @@ class Bus:
         error), or, with ``stop_at_end=True``, until an empty poll finds
         nothing more.  Other errors propagate.  Arguments as :meth:`poll`.
 
+        With ``group`` (and optionally ``member``), it reads as a member of
+        that consumer group instead of following a cursor (``cursor`` and
+        ``shard`` are refused), and commits each batch's ``next_cursor`` once
+        all the batch's events were handed out: when the generator is resumed
+        after the batch's last event, or closed right after it.  Events of a
+        batch that was not finished are not committed: the group reads them
+        again once this bus is closed or their shard moves to another member
+        (at-least-once; this bus's own later polls of the group read on from
+        where it got to).  A commit that fails raises from the generator (from
+        ``close()`` when it is closed), except once the bus is closed.
+
         Example::
 
             for event in bus.consume(wait=5):
                 handle(event.data)
+
+            for event in bus.consume(group="billing", wait=5):
+                handle(event.data)   # committed after each batch
         """
-        batches = self.consume_batches(limit=limit, cursor=cursor, shard=shard, wait=wait,
-                                       start=start, skip_corrupt=skip_corrupt,
-                                       timeout=timeout, stop_at_end=stop_at_end)
-        return self._events(batches)
+        handout = _Handout()
+        batches = self._batches(limit, cursor, shard, wait, start, skip_corrupt, timeout,
+                                stop_at_end, group, member, handout)
+        return self._events(batches, handout)
 
     @staticmethod
-    def _events(batches: BatchGenerator) -> EventGenerator:
+    def _events(batches: BatchGenerator, handout: _Handout) -> EventGenerator:
         try:
             for batch in batches:
-                yield from batch.events
+                events = batch.events  # never empty
+                handout.complete = False
+                yield from islice(events, len(events) - 1)
+                handout.complete = True
+                yield events[-1]
         finally:
             batches.close()
 
@@ -407,8 +568,10 @@ class Bus:
         """Counters and health of this handle, decoded from the library's JSON:
         ``published``, ``duplicates``, ``polled``, ``skipped``, ``errors`` (by
         code), ``shards``, ``prefix``, ``embedded``, ``server`` (``url``
-        redacted, ``version``, ...) and ``healthy`` (``docs/reference.md``,
-        "Stats")."""
+        redacted, ``version``, ...), ``healthy``, and once this bus polled a
+        consumer group ``groups``: per group its ``group``, ``member``,
+        ``assigned`` shards and per shard its ``committed`` position (a decimal
+        string) and ``lag`` (``docs/reference.md``, "Stats")."""
         self._check_process()
         result: Dict[str, Any] = json.loads(self._lib.stats(self._handle))
         return result

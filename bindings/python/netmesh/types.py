@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional, Union
 
-__all__ = ["Ack", "Event", "PollResult", "PublishResult", "RawEvent"]
+__all__ = ["Ack", "CommitResult", "Event", "PollResult", "PublishResult", "RawEvent"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -113,15 +113,37 @@ class PollResult:
         has_more: Some polled shard holds events after ``next_cursor``.
         skipped: Records skipped (unparseable JSON, or corrupt ones with
             ``skip_corrupt=True``).
+        assigned: For a consumer group poll (``group=...``), the shards this
+            member holds now, ascending (possibly empty); ``None`` for a plain
+            poll.  A group poll's ``next_cursor`` is what
+            :meth:`netmesh.Bus.commit` takes, not a ``cursor`` to poll with.
     """
 
     events: List[Event] = field(default_factory=list)
     next_cursor: str = ""
     has_more: bool = False
     skipped: int = 0
+    assigned: Optional[List[int]] = None
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __len__(self) -> int:
         return len(self.events)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """The outcome of :meth:`netmesh.Bus.commit`.
+
+    Attributes:
+        committed: The shards whose positions were stored (or were already
+            at or past the cursor's), ascending.
+        revoked: The shards of the cursor this member no longer holds: they
+            moved to another member (or this member's session ran out), so
+            their positions were not stored and the new owner reads their
+            uncommitted events again.
+    """
+
+    committed: List[int] = field(default_factory=list)
+    revoked: List[int] = field(default_factory=list)
