@@ -28,6 +28,7 @@ type busConfig struct {
 	TLS             tlsConfig
 	LogLevel        string
 	GroupSession    time.Duration // a group member silent this long is dead
+	StreamsAtInit   bool          // create every shard stream in mesh_init, not on first use
 }
 
 // EmbeddedConfig configures the in-process server used when URL is empty.
@@ -115,6 +116,7 @@ type configJSON struct {
 	TLS              *tlsJSON      `json:"tls"`
 	LogLevel         string        `json:"log_level"`
 	Groups           *groupsJSON   `json:"groups"`
+	CreateStreams    string        `json:"create_streams"`
 }
 
 type groupsJSON struct {
@@ -154,7 +156,8 @@ func parseConfig(data []byte) (busConfig, error) {
 		Shards: int64(d.Shards), Replicas: int64(d.Replicas), DedupWindowMs: d.DedupWindow.Milliseconds(),
 		ConnectTimeoutMs: d.ConnectTimeout.Milliseconds(), RequestTimeoutMs: d.RequestTimeout.Milliseconds(),
 		MaxRequestBytes: int64(d.MaxRequestBytes), LogLevel: d.LogLevel,
-		Groups: &groupsJSON{SessionMs: d.GroupSession.Milliseconds()},
+		Groups:        &groupsJSON{SessionMs: d.GroupSession.Milliseconds()},
+		CreateStreams: "lazy",
 	}
 	defaultEmbedded := j.Embedded
 	if err := decodeObject("config", "", data, &j); err != nil {
@@ -192,6 +195,7 @@ func (j *configJSON) config(d busConfig) busConfig {
 	if j.Groups != nil {
 		c.GroupSession = time.Duration(j.Groups.SessionMs) * time.Millisecond
 	}
+	c.StreamsAtInit = j.CreateStreams == "init"
 	return c
 }
 
@@ -202,6 +206,8 @@ func (j *configJSON) check(embeddedSet bool) error {
 		return NewError(CodeInvalidArgument, "url must not be empty (omit it for the embedded server)")
 	case !prefixRe.MatchString(j.Prefix):
 		return NewError(CodeInvalidArgument, "prefix must match [A-Za-z0-9_-]{1,64}, got %q", j.Prefix)
+	case j.CreateStreams != "lazy" && j.CreateStreams != "init":
+		return NewError(CodeInvalidArgument, `create_streams must be "lazy" or "init", got %q`, clip([]byte(j.CreateStreams)))
 	case !oneOf(j.LogLevel, logLevels):
 		return NewError(CodeInvalidArgument, "log_level must be one of %s, got %q", strings.Join(logLevels, ", "), j.LogLevel)
 	case j.Embedded != nil && j.Embedded.StoreDir == "":

@@ -75,6 +75,12 @@ func (a *adapter) connect() error {
 		return err
 	}
 	a.streams = newStreamSet(js, a.cfg, a.subjects)
+	if a.cfg.StreamsAtInit {
+		if err := a.streams.ensureEvery(a.cfg.RequestTimeout); err != nil {
+			a.close()
+			return err
+		}
+	}
 	inbox := nats.NewInbox()
 	if err := a.acks.start(nc, a.log, inbox+".a."); err != nil {
 		a.close()

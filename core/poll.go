@@ -240,8 +240,15 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot in
 
 	// Round one asks every shard for its share; later rounds give what is
 	// left to shards known to hold more, so the limit fills fairly.
+	// Shards known to hold nothing (no stream, parked at the end) get no share.
 	quota := make([]int, len(accs))
-	share := (req.limit + len(accs) - 1) / len(accs)
+	open := 0
+	for _, acc := range accs {
+		if acc.pending != 0 {
+			open++
+		}
+	}
+	share := (req.limit + max(open, 1) - 1) / max(open, 1)
 	for i, acc := range accs {
 		if acc.pending != 0 {
 			quota[i] = share

@@ -59,6 +59,35 @@ func (s *streamSet) ensureAll(ctx context.Context, perShard []uint32) error {
 	return nil
 }
 
+// ensureEvery creates every shard's stream at once, many requests in flight,
+// for a bus that should not create streams on its first publishes.
+func (s *streamSet) ensureEvery(timeout time.Duration) error {
+	const inFlight = 64
+	sem := make(chan struct{}, inFlight)
+	errs := make(chan error, len(s.slots))
+	for k := range s.slots {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					errs <- NewError(CodeInternal, "internal error (recovered panic creating stream %d): %v", k, r)
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			errs <- s.ensure(ctx, k)
+		}()
+	}
+	var first error
+	for range s.slots {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // ensure creates the shard's stream on first use; an existing stream is used
 // as it is. Concurrent first uses of one shard make one request.
 func (s *streamSet) ensure(ctx context.Context, shard int) error {

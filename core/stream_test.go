@@ -145,3 +145,18 @@ func TestWarnsAboutStreamsBeyondShardCount(t *testing.T) {
 		t.Fatalf("no warning about shard 3; log: %q", logged.String())
 	}
 }
+
+// With create_streams "init", mesh_init creates every shard's stream.
+func TestStreamsCreatedAtInit(t *testing.T) {
+	b := openMem(t, `,"shards":64,"create_streams":"init"`)
+	names := rawJS(t, b).StreamNames(context.Background())
+	n := 0
+	for range names.Name() {
+		n++
+	}
+	if n != 64 {
+		t.Fatalf("%d streams after mesh_init, want 64", n)
+	}
+	_, err := tryOpen(t, memConfig(t, `,"create_streams":"eager"`))
+	wantCode(t, err, CodeInvalidArgument, "create_streams")
+}
