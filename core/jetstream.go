@@ -93,7 +93,7 @@ func (a *adapter) connect() error {
 	nonce := randomNonce()
 	a.pub = publisher{nc: nc, subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
-	a.wake.init(nc, a.log, a.cfg.Prefix+".shard.*")
+	a.wake.init(nc, a.log, a.cfg.Prefix+".shard.*", a.streams.saw)
 	a.warnExtraShards(js)
 	a.open.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())

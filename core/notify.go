@@ -14,6 +14,7 @@ type notifier struct {
 	nc      *nats.Conn
 	log     *logger
 	subject string
+	onEvent func(subject string) // told the subject of every event seen
 	mu      sync.Mutex
 	waiters int
 	sub     *nats.Subscription
@@ -23,8 +24,8 @@ type notifier struct {
 	stopped bool
 }
 
-func (n *notifier) init(nc *nats.Conn, log *logger, subject string) {
-	n.nc, n.log, n.subject, n.ch = nc, log, subject, make(chan struct{})
+func (n *notifier) init(nc *nats.Conn, log *logger, subject string, onEvent func(string)) {
+	n.nc, n.log, n.subject, n.onEvent, n.ch = nc, log, subject, onEvent, make(chan struct{})
 }
 
 // acquire registers a waiter; the subscription is in place when it returns, and
@@ -62,7 +63,8 @@ func (n *notifier) acquire(ctx context.Context) error {
 
 func (n *notifier) subscribe(ready chan struct{}) {
 	defer recoverLog(n.log, "wait subscription")
-	sub, err := n.nc.Subscribe(n.subject, func(*nats.Msg) {
+	sub, err := n.nc.Subscribe(n.subject, func(m *nats.Msg) {
+		n.onEvent(m.Subject)
 		n.mu.Lock()
 		close(n.ch)
 		n.ch = make(chan struct{})
