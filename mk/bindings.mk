@@ -47,13 +47,15 @@ node-test: $(BUILD)/libnetmesh.so $(NODE_STAMP) $(RAWPUB)
 # (CI runs as root on Debian 12). mypy --strict for the package, the examples and
 # the benchmark; the tests in normal mode, with their untyped functions checked too.
 PY_LINT_SRC := $(PY_DIR)/netmesh $(PY_DIR)/tests $(PY_DIR)/benchmarks examples/python examples/polyglot
+PY_DIST_SRC := mk/build_wheel.py mk/check_versions.py tests/dist/smoke.py
 APT_GET     := DEBIAN_FRONTEND=noninteractive apt-get
 MYPY_FLAGS  := --python-version 3.10 --cache-dir $(abspath $(BUILD)/mypy-cache)
 py-lint:
 	@command -v flake8 >/dev/null || ($(APT_GET) update && $(APT_GET) install -y flake8)
 	@command -v mypy >/dev/null || ($(APT_GET) update && $(APT_GET) install -y mypy)
-	flake8 $(PY_LINT_SRC)
+	flake8 $(PY_LINT_SRC) $(PY_DIST_SRC)
 	MYPYPATH=$(PY_DIR) mypy --strict $(MYPY_FLAGS) $(PY_DIR)/netmesh $(PY_DIR)/benchmarks examples/python examples/polyglot
+	MYPYPATH=$(PY_DIR) mypy --strict $(MYPY_FLAGS) $(PY_DIST_SRC)
 	cd $(PY_DIR) && MYPYPATH=. mypy $(MYPY_FLAGS) --check-untyped-defs tests
 
 # tsc (typescript, pinned in package-lock.json): index.d.ts, the type tests with

@@ -5,9 +5,20 @@
 CC           ?= cc
 CXX          ?= c++
 PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR     ?= $(LIBDIR)/cmake/netmesh
+
+# The version is written once, as core.Version in core/bus.go; make reads it from
+# there with sed (`make -s version` prints it). The SONAME carries its major.
+NETMESH_VERSION := $(shell sed -nE 's/^[[:space:]]*(const[[:space:]]+)?Version[[:space:]]*=[[:space:]]*"([^"]+)".*/\2/p' core/bus.go)
+ifneq ($(words $(subst ., ,$(NETMESH_VERSION))),3)
+$(error cannot read core.Version (major.minor.patch) from core/bus.go: got "$(NETMESH_VERSION)")
+endif
+NETMESH_MAJOR  := $(word 1,$(subst ., ,$(NETMESH_VERSION)))
+NETMESH_SONAME := libnetmesh.so.$(NETMESH_MAJOR)
 
 MESH_WARN     := -Wall -Wextra -Werror -pedantic
 MESH_CFLAGS   := -std=c11 -O2 -g $(MESH_WARN) -Iinclude
@@ -19,9 +30,13 @@ CBIN          := $(BUILD)/c
 # generator in capi/internal is not part of it).
 MESH_GO_SRC := $(shell find capi core -path capi/internal -prune -o -name '*.go' ! -name '*_test.go' -print 2>/dev/null) capi/free.c include/netmesh.h go.mod go.sum
 
-$(BUILD)/libnetmesh.so: $(MESH_GO_SRC)
+# It carries the SONAME libnetmesh.so.<major>, so programs linked with -lnetmesh
+# need that name at run time: build/libnetmesh.so.<major> is a link to it. (This
+# file is a prerequisite so that a library built by an older rule is rebuilt.)
+$(BUILD)/libnetmesh.so: $(MESH_GO_SRC) mk/c.mk
 	@mkdir -p $(@D)
-	$(GO) build -buildmode=c-shared -o $@ ./capi
+	$(GO) build -buildmode=c-shared -ldflags=-extldflags=-Wl,-soname,$(NETMESH_SONAME) -o $@ ./capi
+	ln -sfn libnetmesh.so $(BUILD)/$(NETMESH_SONAME)
 
 $(CBIN):
 	mkdir -p $@
@@ -39,10 +54,7 @@ $(CBIN)/header_calls_cpp: tests/c/header_calls.cpp include/netmesh.h $(BUILD)/li
 $(CBIN)/example: examples/c/main.c include/netmesh.h $(BUILD)/libnetmesh.so | $(CBIN)
 	$(CC) $(MESH_CFLAGS) -o $@ $< $(MESH_LDLIBS)
 
-$(CBIN)/mesh_version: mk/mesh_version.c include/netmesh.h $(BUILD)/libnetmesh.so | $(CBIN)
-	$(CC) $(MESH_CFLAGS) -o $@ $< $(MESH_LDLIBS)
-
-.PHONY: header check-header check-header-generated c-test capi-test demo-c bench-c install
+.PHONY: header check-header check-header-generated c-test capi-test demo-c bench-c install version
 
 # include/netmesh.h is generated from the doc comments of capi's exports, core's
 # code table and capi/internal/headergen/header.h.tmpl.
@@ -83,23 +95,21 @@ bench-c: $(CBIN)/bench
 	$(CBIN)/bench $(BUILD)/bench-c-data
 	rm -rf $(BUILD)/bench-c-data
 
+version:
+	@echo $(NETMESH_VERSION)
+
+# lib/libnetmesh.so.<version> with the links libnetmesh.so.<major> and
+# libnetmesh.so, include/netmesh.h, lib/pkgconfig/netmesh.pc and
+# lib/cmake/netmesh/netmeshConfig{,Version}.cmake (the imported target
+# netmesh::netmesh): the layout of the C tarball of `make dist` (mk/dist.mk).
 # netmesh.pc holds PREFIX, so install writes it afresh every time.
-install: $(BUILD)/libnetmesh.so $(CBIN)/mesh_version
-	{ echo 'prefix=$(PREFIX)'; \
-	  echo 'libdir=$(LIBDIR)'; \
-	  echo 'includedir=$(INCLUDEDIR)'; \
-	  echo; \
-	  echo 'Name: netmesh'; \
-	  echo 'Description: schema-agnostic JSON event bus over NATS JetStream (C ABI)'; \
-	  echo "Version: $$($(CBIN)/mesh_version)"; \
-	  echo 'Libs: -L$${libdir} -lnetmesh'; \
-	  echo 'Libs.private: -lpthread'; \
-	  echo 'Cflags: -I$${includedir}'; \
-	} >$(BUILD)/netmesh.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 0755 $(BUILD)/libnetmesh.so $(DESTDIR)$(LIBDIR)/libnetmesh.so
-	install -m 0644 include/netmesh.h $(DESTDIR)$(INCLUDEDIR)/netmesh.h
-	install -m 0644 $(BUILD)/netmesh.pc $(DESTDIR)$(PKGCONFIGDIR)/netmesh.pc
+install: $(BUILD)/libnetmesh.so
+	NETMESH_VERSION=$(NETMESH_VERSION) LIB=$(BUILD)/libnetmesh.so HEADER=include/netmesh.h \
+	  DESTDIR="$(DESTDIR)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
+	  PKGCONFIGDIR="$(PKGCONFIGDIR)" CMAKEDIR="$(CMAKEDIR)" BINDIR="$(BINDIR)" CLI= \
+	  PC_PREFIX="$(PREFIX)" PC_LIBDIR="$(LIBDIR)" PC_INCLUDEDIR="$(INCLUDEDIR)" \
+	  sh mk/install-c.sh
+	@echo "installed netmesh $(NETMESH_VERSION) in $(DESTDIR)$(PREFIX); run ldconfig if $(LIBDIR) is on the loader's path (/etc/ld.so.conf)"
 
 TEST_TARGETS  += capi-test check-header c-test
 DEMO_TARGETS  += demo-c

@@ -22,9 +22,11 @@
  * - Event JSON is decoded with JSON.parse, so numbers inside events beyond 2^53
  *   lose precision as with any JSON.parse; publish such events as `RawEvent`
  *   text to store them exactly.
- * - The library is found through `NETMESH_LIBRARY`, next to this package
- *   (`libnetmesh.so`), then in a `build/` directory above it. One of another ABI
- *   version is refused with `LibraryVersionError` (by the first call that needs it).
+ * - The library is found through `NETMESH_LIBRARY`, then the package's copy
+ *   (`prebuilds/<platform>-<arch>/libnetmesh.so`), then the system's
+ *   `libnetmesh.so.0` (by name, through the dynamic loader), then in a `build/`
+ *   directory above the package. One of another ABI version is refused with
+ *   `LibraryVersionError` (by the first call that needs it).
  * - Options objects are exact: a misspelt option is a type error here, and a
  *   TypeError (options) or MeshError `invalid_argument` (config) at run time.
  */
@@ -398,9 +400,12 @@ export class Bus {
 
 /** The ABI version this binding is written for. */
 export const ABI_VERSION: 1;
-/** The library path that will be loaded. Throws when none is found. */
+/**
+ * The library path that will be loaded (`'libnetmesh.so.0'`, a bare name: the
+ * system's, found by loading it). Throws when none is found, naming every place.
+ */
 export function findLibrary(): string;
-/** The paths tried, in order. */
+/** The places tried, in order; the bare name `'libnetmesh.so.0'` is the dynamic loader's search. */
 export function candidatePaths(): string[];
 /**
  * The loaded library's version and ABI version. Rejects with LibraryVersionError

@@ -21,7 +21,11 @@ const path = require('node:path');
 
 const ABI_VERSION = 1;
 const LIBRARY_NAME = 'libnetmesh.so';
+// The system's library, loaded by name: libnetmesh.so.<major of the version>, its
+// SONAME (`make version-check` checks it against core.Version).
+const SONAME = 'libnetmesh.so.0';
 const ENV_VAR = 'NETMESH_LIBRARY';
+const LOADER_PATH = 'LD_LIBRARY_PATH, /etc/ld.so.cache, /lib, /usr/lib';
 
 // Every status the library returns, by value: MESH_OK and the MESH_E_* codes
 // (docs/reference.md, "Errors"). A test checks it against mesh_strerror.
@@ -113,11 +117,18 @@ function describe(value) {
 // ---------------------------------------------------------------------------
 // Finding and loading the library
 
-/** The paths tried, in order: $NETMESH_LIBRARY, next to the package, then build/ above it. */
+/**
+ * The places tried, in order: $NETMESH_LIBRARY; the package's prebuilt copy,
+ * prebuilds/<platform>-<arch>/libnetmesh.so (the npm tarball of `make dist`
+ * carries it); SONAME, a bare name the dynamic loader looks up (the system's C
+ * library); then build/libnetmesh.so in the package's directory or one above it
+ * (a checkout).
+ */
 function candidatePaths() {
   const paths = [];
   if (process.env[ENV_VAR]) paths.push(process.env[ENV_VAR]);
-  paths.push(path.join(__dirname, LIBRARY_NAME));
+  paths.push(path.join(__dirname, 'prebuilds', `${process.platform}-${process.arch}`, LIBRARY_NAME));
+  paths.push(SONAME);
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     paths.push(path.join(dir, 'build', LIBRARY_NAME));
     if (path.dirname(dir) === dir) break;
@@ -125,20 +136,38 @@ function candidatePaths() {
   return paths;
 }
 
-/** The library path to load; NETMESH_LIBRARY, when set, must exist. */
-function findLibrary() {
+/**
+ * Finds the library: `{ file, lib }`, where `lib` is the koffi library when finding
+ * it meant loading it (the system's, looked up by name). NETMESH_LIBRARY, when
+ * set, must exist.
+ */
+function locate() {
   const env = process.env[ENV_VAR];
   if (env) {
     if (!fs.existsSync(env)) throw new Error(`${ENV_VAR}=${JSON.stringify(env)} does not exist`);
-    return env;
+    return { file: env, lib: null };
   }
-  const tried = candidatePaths();
-  const found = tried.find((p) => fs.existsSync(p));
-  if (!found) {
-    throw new Error(`${LIBRARY_NAME} not found; set ${ENV_VAR} or build it with ` +
-      `\`make build/libnetmesh.so\` (tried: ${tried.join(', ')})`);
+  const tried = [`${ENV_VAR} (not set)`];
+  for (const candidate of candidatePaths()) {
+    if (candidate === SONAME) {
+      try {
+        return { file: SONAME, lib: require('koffi').load(SONAME) };
+      } catch (err) {
+        tried.push(`${SONAME} through the dynamic loader (${LOADER_PATH}): ${err.message}`);
+        continue;
+      }
+    }
+    if (fs.existsSync(candidate)) return { file: candidate, lib: null };
+    tried.push(candidate);
   }
-  return found;
+  throw new Error(`${LIBRARY_NAME} not found; looked in: ${tried.join('; ')}. Install the ` +
+    `netmesh npm package or the C library (${SONAME}), set ${ENV_VAR} to its path, or ` +
+    'build it with `make build/libnetmesh.so` in a checkout');
+}
+
+/** The library path to load (SONAME: the system's, by name); NETMESH_LIBRARY, when set, must exist. */
+function findLibrary() {
+  return locate().file;
 }
 
 let native = null; // the loaded library, once
@@ -160,8 +189,9 @@ let native = null; // the loaded library, once
 function load() {
   if (native) return native;
   const koffi = require('koffi');
-  const file = findLibrary();
-  const lib = koffi.load(file);
+  const found = locate();
+  const file = found.file;
+  const lib = found.lib || koffi.load(file);
   const fns = { abiVersion: lib.func('uint32_t mesh_abi_version(void)') };
   let declareError = null;
   try {

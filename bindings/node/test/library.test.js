@@ -100,3 +100,33 @@ test('the binding knows exactly the codes the library has (mesh_strerror)', () =
     if (status !== 0) assert.equal(MeshError.fromResponse(status, null).code, known[status]);
   }
 });
+
+test('a library found nowhere: the error names every place looked in', async (t) => {
+  // A copy of the package outside the checkout, with koffi through NODE_PATH.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netmesh-nodetest-lookup-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pkg = path.join(dir, 'netmesh');
+  fs.mkdirSync(pkg);
+  for (const f of ['index.js', 'package.json']) fs.copyFileSync(path.resolve(__dirname, '..', f), path.join(pkg, f));
+  const env = { ...process.env, NODE_PATH: path.resolve(__dirname, '../node_modules') };
+  delete env.NETMESH_LIBRARY;
+  delete env.LD_LIBRARY_PATH;
+  const script = `try { require(${JSON.stringify(pkg)}).findLibrary(); } catch (err) { process.stdout.write(err.message); }`;
+  const message = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { env, cwd: dir, timeout: 60000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  if (!message.includes('not found')) {
+    t.skip(`a system libnetmesh.so.0 is installed: ${message}`);
+    return;
+  }
+  const prebuilt = path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'libnetmesh.so');
+  const order = ['NETMESH_LIBRARY (not set)', prebuilt, 'libnetmesh.so.0 through the dynamic loader',
+    path.join(pkg, 'build', 'libnetmesh.so'), path.join(dir, 'build', 'libnetmesh.so')];
+  let at = -1;
+  for (const place of order) {
+    const next = message.indexOf(place);
+    assert.ok(next > at, `${JSON.stringify(place)} missing or out of order in: ${message}`);
+    at = next;
+  }
+});

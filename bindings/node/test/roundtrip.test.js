@@ -107,8 +107,9 @@ test('library lookup order and version', async () => {
   const paths = netmesh.candidatePaths();
   const pkg = path.resolve(__dirname, '..');
   const withoutEnv = process.env.NETMESH_LIBRARY ? paths.slice(1) : paths;
-  assert.equal(withoutEnv[0], path.join(pkg, 'libnetmesh.so'));
-  assert.equal(withoutEnv[1], path.join(pkg, 'build', 'libnetmesh.so'));
+  assert.equal(withoutEnv[0], path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'libnetmesh.so'));
+  assert.equal(withoutEnv[1], 'libnetmesh.so.0');
+  assert.equal(withoutEnv[2], path.join(pkg, 'build', 'libnetmesh.so'));
   assert.ok(withoutEnv.includes(path.resolve(pkg, '../../build/libnetmesh.so')));
   const saved = process.env.NETMESH_LIBRARY;
   try {

@@ -16,9 +16,10 @@ A thin ctypes binding of ``libnetmesh.so``, whose C ABI is documented in
         for event in bus.consume(group="billing", stop_at_end=True):
             print(event.data)
 
-The library is found through ``NETMESH_LIBRARY``, next to this package, or in
-a ``build/`` directory above it (see :func:`find_library`); one that cannot be
-used raises :class:`LibraryLoadError`: :class:`LibraryNotFoundError`, or
+The library is found through ``NETMESH_LIBRARY``, next to this package (the
+wheel's copy), as the system's ``libnetmesh.so.0``, or in a ``build/`` directory
+above it (see :func:`find_library`); one that cannot be used raises
+:class:`LibraryLoadError`: :class:`LibraryNotFoundError`, or
 :class:`LibraryVersionError` for another ABI version than :data:`ABI_VERSION`.
 """
 

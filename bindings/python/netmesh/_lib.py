@@ -2,10 +2,14 @@
 
 The library is looked up, in order:
 
-1. the path in the environment variable ``NETMESH_LIBRARY``;
-2. ``libnetmesh.so`` next to this package (``netmesh/libnetmesh.so``);
-3. ``build/libnetmesh.so`` in the first parent directory of the package
-   that has one (the repository's build output).
+1. the path in the environment variable ``NETMESH_LIBRARY`` (used as it is);
+2. ``libnetmesh.so`` next to this package (``netmesh/libnetmesh.so``: the copy
+   the wheel of ``make dist`` carries);
+3. the system's ``libnetmesh.so.<major>`` (:data:`SONAME`), by name through the
+   dynamic loader (``LD_LIBRARY_PATH``, ``/etc/ld.so.cache``, ``/lib``,
+   ``/usr/lib``): the C library of ``make install`` or of the C tarball;
+4. ``build/libnetmesh.so`` in the first parent directory of the package
+   that has one (a checkout's build output).
 
 Strings the library returns through ``char **`` out parameters are received
 in a ``c_void_p`` (never ``c_char_p``, which would copy the bytes and lose the
@@ -31,43 +35,61 @@ __all__ = ["ABI_VERSION", "Library", "find_library", "library"]
 ABI_VERSION = 1
 
 LIBRARY_NAME = "libnetmesh.so"
+#: The name of the system's library: ``libnetmesh.so.<major of the version>``,
+#: its SONAME (``make version-check`` checks it against core.Version).
+SONAME = "libnetmesh.so.0"
 ENV_VAR = "NETMESH_LIBRARY"
+LOADER_PATH = "LD_LIBRARY_PATH, /etc/ld.so.cache, /lib, /usr/lib"
 
 
 def candidate_paths() -> List[Path]:
-    """Return the paths :func:`find_library` tries, in order."""
+    """Return the places :func:`find_library` tries, in order.
+
+    ``Path(SONAME)``, a bare name, stands for the dynamic loader's search.
+    """
     paths: List[Path] = []
     env = os.environ.get(ENV_VAR)
     if env:
         paths.append(Path(env))
     here = Path(__file__).resolve().parent
     paths.append(here / LIBRARY_NAME)
+    paths.append(Path(SONAME))
     for parent in here.parents:
         paths.append(parent / "build" / LIBRARY_NAME)
     return paths
 
 
 def find_library() -> Path:
-    """Return the path of the library to load.
+    """Return the path of the library to load (``Path(SONAME)``: the system's).
 
     ``NETMESH_LIBRARY``, when set, is used as it is (a missing file there is an
-    error, not a reason to look elsewhere).
+    error, not a reason to look elsewhere). The system's library is looked for by
+    loading it by name (which is what using it does next).
 
     Raises:
-        LibraryNotFoundError: nothing was found.
+        LibraryNotFoundError: nothing was found; the message lists every place.
     """
     env = os.environ.get(ENV_VAR)
     if env:
         if not Path(env).is_file():
             raise LibraryNotFoundError(f"{ENV_VAR}={env!r} is not a file")
         return Path(env)
-    tried = candidate_paths()
-    for path in tried:
+    tried = [f"{ENV_VAR} (not set)"]
+    for path in candidate_paths():
+        if path == Path(SONAME):
+            try:
+                ctypes.CDLL(SONAME)
+            except OSError as exc:
+                tried.append(f"{SONAME} through the dynamic loader ({LOADER_PATH}): {exc}")
+                continue
+            return path
         if path.is_file():
             return path
+        tried.append(str(path))
     raise LibraryNotFoundError(
-        f"{LIBRARY_NAME} not found; set {ENV_VAR} or build it with "
-        f"`make build/libnetmesh.so` (tried: {', '.join(str(p) for p in tried)})")
+        f"{LIBRARY_NAME} not found; looked in: {'; '.join(tried)}. Install the netmesh "
+        f"wheel or the C library ({SONAME}), set {ENV_VAR} to its path, or build it "
+        f"with `make build/libnetmesh.so` in a checkout")
 
 
 class Library:

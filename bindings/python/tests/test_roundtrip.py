@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import unittest
 from pathlib import Path
 from typing import List
@@ -157,14 +161,41 @@ class LookupTest(unittest.TestCase):
         with mock.patch.dict(os.environ, {"NETMESH_LIBRARY": real}):
             self.assertEqual(str(netmesh.find_library()), real)
 
-    def test_order_next_to_package_then_build(self) -> None:
+    def test_order_next_to_package_then_system_then_build(self) -> None:
         with mock.patch.dict(os.environ, {}, clear=False):
             os.environ.pop("NETMESH_LIBRARY", None)
             paths = _lib.candidate_paths()
         package_dir = Path(netmesh.__file__).resolve().parent
         self.assertEqual(paths[0], package_dir / "libnetmesh.so")
-        self.assertEqual(paths[1], package_dir.parent / "build" / "libnetmesh.so")
+        self.assertEqual(paths[1], Path("libnetmesh.so.0"))
+        self.assertEqual(_lib.SONAME, "libnetmesh.so.0")
+        self.assertEqual(paths[2], package_dir.parent / "build" / "libnetmesh.so")
         self.assertIn(package_dir.parents[2] / "build" / "libnetmesh.so", paths)
+
+    def test_not_found_names_every_place(self) -> None:
+        """Run where nothing can be found: a copy of the package outside the checkout."""
+        with tempfile.TemporaryDirectory(prefix="netmesh-pytest-lookup-") as tmp:
+            shutil.copytree(Path(netmesh.__file__).resolve().parent, Path(tmp) / "netmesh",
+                            ignore=shutil.ignore_patterns("__pycache__", "libnetmesh.so*"))
+            script = ("import netmesh\n"
+                      "try:\n"
+                      "    netmesh.find_library()\n"
+                      "except netmesh.LibraryNotFoundError as exc:\n"
+                      "    print(exc)\n")
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("NETMESH_LIBRARY", "LD_LIBRARY_PATH")}
+            env["PYTHONPATH"] = tmp
+            proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp,
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        message = proc.stdout
+        if "not found" not in message:
+            self.skipTest(f"a system libnetmesh.so.0 is installed: {message!r}")
+        self.assertIn("NETMESH_LIBRARY (not set)", message)
+        self.assertIn(str(Path(tmp).resolve() / "netmesh" / "libnetmesh.so"), message)
+        self.assertIn("libnetmesh.so.0 through the dynamic loader", message)
+        self.assertIn(str(Path(tmp).resolve() / "build" / "libnetmesh.so"), message)
+        self.assertIn("/build/libnetmesh.so", message.split("libnetmesh.so.0 through")[1])
 
 
 if __name__ == "__main__":
