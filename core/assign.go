@@ -54,10 +54,27 @@ func (g *group) acquire(ctx context.Context) ([]int, error) {
 		}
 	}
 	g.mu.Unlock()
+	// All compare-and-sets in flight at once: a member joining a group of
+	// many shards takes them in one round trip.
+	errs := make(chan error, len(changes))
 	for _, c := range changes {
-		if err := g.swap(ctx, c.k, c.rec, c.rev); err != nil {
-			return nil, err
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					errs <- NewError(CodeInternal, "internal error (recovered panic taking shard %d): %v", c.k, r)
+				}
+			}()
+			errs <- g.swap(ctx, c.k, c.rec, c.rev)
+		}()
+	}
+	var first error
+	for range changes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	return g.owned(), nil
 }
