@@ -25,6 +25,7 @@ func target(live []string, shard int) string {
 // it holds now.
 func (g *group) acquire(ctx context.Context) ([]int, error) {
 	g.mu.Lock()
+	lapsed := !g.hbSent.IsZero() && !g.leaseValid()
 	stale := g.hbSent.IsZero() || time.Since(g.hbSent) > g.session/leaseMargin
 	g.mu.Unlock()
 	if stale {
@@ -32,7 +33,15 @@ func (g *group) acquire(ctx context.Context) ([]int, error) {
 			return nil, err
 		}
 	}
+	if err := g.caughtUp(ctx); err != nil {
+		return nil, err
+	}
 	g.mu.Lock()
+	if lapsed {
+		// The lease ran out: others may have read and committed since, so
+		// read on from the committed positions.
+		clear(g.localSet)
+	}
 	live := g.alive()
 	liveSet := map[string]bool{}
 	for _, m := range live {

@@ -41,6 +41,8 @@ func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked [
 		var mine map[string][2]string
 		var rev uint64
 		mine, rev, committed, revoked = g.merge(c)
+		slices.Sort(committed)
+		slices.Sort(revoked)
 		if len(committed) == 0 {
 			return committed, revoked, nil
 		}
@@ -53,8 +55,6 @@ func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked [
 		}
 		if err == nil {
 			g.stored(mine, newRev)
-			slices.Sort(committed)
-			slices.Sort(revoked)
 			return committed, revoked, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongLastSequence(err) {

@@ -164,6 +164,8 @@ type group struct {
 	pending  []byte                       // the last next_cursor, for auto_commit
 	posOf    map[string]map[int]memberPos // member -> its committed positions
 	posRev   uint64                       // KV revision of this member's positions; 0: none
+	applied  uint64                       // the highest KV revision the view holds
+	hbRev    uint64                       // the revision of this member's last heartbeat
 }
 
 // memberPos is a committed position of a shard at an epoch.
@@ -231,6 +233,7 @@ func (g *group) apply(e jetstream.KeyValueEntry) {
 	deleted := e.Operation() != jetstream.KeyValuePut
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.applied = max(g.applied, e.Revision())
 	switch kind {
 	case "m":
 		if deleted {
@@ -248,6 +251,9 @@ func (g *group) apply(e jetstream.KeyValueEntry) {
 		if !ok || k >= uint64(g.shards) {
 			return
 		}
+		if e.Revision() <= g.revs[k] {
+			return // this member's own write, newer, is in the view already
+		}
 		var rec groupShard
 		if deleted || json.Unmarshal(e.Value(), &rec) != nil {
 			rec = groupShard{}
@@ -263,6 +269,9 @@ func (g *group) apply(e jetstream.KeyValueEntry) {
 
 // applyPositions takes a member's commits; the caller holds g.mu.
 func (g *group) applyPositions(member string, e jetstream.KeyValueEntry, deleted bool) {
+	if member == g.member && e.Revision() <= g.posRev {
+		return // this member's own write, newer, is in the view already
+	}
 	var stored map[string][2]string
 	if deleted || json.Unmarshal(e.Value(), &stored) != nil {
 		delete(g.posOf, member)
@@ -308,13 +317,33 @@ func (g *group) committedText(k int) string {
 // heartbeat writes this member's key; its server timestamp keeps it alive.
 func (g *group) heartbeat(ctx context.Context) error {
 	sent := time.Now()
-	if _, err := g.kv.Put(ctx, g.key("m", g.member), []byte(`{}`)); err != nil {
+	rev, err := g.kv.Put(ctx, g.key("m", g.member), []byte(`{}`))
+	if err != nil {
 		return classifyAPIError("group "+g.name+" heartbeat", err)
 	}
 	g.mu.Lock()
-	g.hbSent = sent
+	g.hbSent, g.hbRev = sent, max(g.hbRev, rev)
 	g.mu.Unlock()
 	return nil
+}
+
+// caughtUp waits until the view holds this member's last heartbeat, and so
+// everything written before it: after a pause the watcher may still be
+// delivering what happened meanwhile, and a member must not act on that.
+func (g *group) caughtUp(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		done, changed := g.applied >= g.hbRev, g.changed
+		g.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return NewError(CodeTransient, "group %s: its state did not arrive in time", g.name)
+		}
+	}
 }
 
 // leaseValid reports whether this member may still read its shards: its last

@@ -75,6 +75,7 @@ func (a *adapter) connect() error {
 		return err
 	}
 	a.streams = newStreamSet(js, a.cfg, a.subjects)
+	a.streams.old = !versionAtLeast(a.version, 2, 10)
 	if a.cfg.StreamsAtInit {
 		if err := a.streams.ensureEvery(a.cfg.RequestTimeout); err != nil {
 			a.close()

@@ -20,6 +20,7 @@ type streamSet struct {
 	subjects []string // per shard
 	slots    []streamSlot
 	listed   listing
+	old      bool // a 2.9 server (see oldServerSettle)
 }
 
 type streamSlot struct {
@@ -36,7 +37,13 @@ type listing struct {
 	mu     sync.Mutex
 	at     time.Time
 	exists []bool
+	since  []time.Time // when each shard was first listed
 }
+
+// oldServerSettle is how long a 2.9 server's newly listed stream is left
+// alone: nats-server 2.9.10 lists a stream before it answers direct gets on
+// it, and leaves such a get unanswered.
+const oldServerSettle = time.Second
 
 func newStreamSet(js jetstream.JetStream, cfg *busConfig, subjects []string) *streamSet {
 	s := &streamSet{js: js, cfg: cfg, subjects: subjects,
@@ -129,6 +136,7 @@ func (s *streamSet) existing(ctx context.Context) []bool {
 	out, all := s.known()
 	if !all && time.Since(s.listed.at) >= listEvery {
 		s.listed.exists, s.listed.at = s.list(ctx), time.Now()
+		s.noteSince()
 		out, all = s.known()
 	}
 	if !all && s.listed.exists == nil { // the list failed: assume nothing
@@ -150,6 +158,20 @@ func (s *streamSet) saw(subject string) {
 	defer s.listed.mu.Unlock()
 	if s.listed.exists != nil {
 		s.listed.exists[k] = true
+		s.noteSince()
+	}
+}
+
+// noteSince records when each listed shard was first seen; the caller holds
+// s.listed.mu.
+func (s *streamSet) noteSince() {
+	if s.listed.since == nil {
+		s.listed.since = make([]time.Time, len(s.slots))
+	}
+	for k, ok := range s.listed.exists {
+		if ok && s.listed.since[k].IsZero() {
+			s.listed.since[k] = time.Now()
+		}
 	}
 }
 
@@ -157,7 +179,9 @@ func (s *streamSet) saw(subject string) {
 func (s *streamSet) known() (out []bool, all bool) {
 	out, all = make([]bool, len(s.slots)), true
 	for k := range out {
-		out[k] = s.slots[k].ready.Load() || (s.listed.exists != nil && s.listed.exists[k])
+		listed := s.listed.exists != nil && s.listed.exists[k] &&
+			(!s.old || time.Since(s.listed.since[k]) >= oldServerSettle)
+		out[k] = s.slots[k].ready.Load() || listed
 		all = all && out[k]
 	}
 	return out, all
