@@ -164,13 +164,17 @@ func (s *streamSet) saw(subject string) {
 
 // noteSince records when each listed shard was first seen; the caller holds
 // s.listed.mu.
+// Streams in the first list are old enough already: the wait is only for
+// streams created while this handle runs.
 func (s *streamSet) noteSince() {
+	now := time.Now()
 	if s.listed.since == nil {
 		s.listed.since = make([]time.Time, len(s.slots))
+		now = now.Add(-oldServerSettle)
 	}
 	for k, ok := range s.listed.exists {
 		if ok && s.listed.since[k].IsZero() {
-			s.listed.since[k] = time.Now()
+			s.listed.since[k] = now
 		}
 	}
 }
