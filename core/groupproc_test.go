@@ -120,7 +120,7 @@ func TestGroupProcesses(t *testing.T) {
 	t.Run("Graceful", func(t *testing.T) { gpGracefulScenario(t, gpNewRun(t, env, gpSingleServer(t, env.nats), 1)) })
 	t.Run("PauseAnywhere", func(t *testing.T) {
 		if os.Getenv("NETMESH_GROUP_PAUSE_ANYWHERE") == "" {
-			t.Skip("set NETMESH_GROUP_PAUSE_ANYWHERE=1: pauses at arbitrary points; fails until a member resuming from a pause stops acting on its stale view (see gpPauseAnywhereScenario)")
+			t.Skip("set NETMESH_GROUP_PAUSE_ANYWHERE=1: six 6-second pauses at arbitrary points (about 40 s); kept out of make test for time")
 		}
 		gpPauseAnywhereScenario(t, gpNewRun(t, env, gpSingleServer(t, env.nats), 1))
 	})
@@ -844,6 +844,11 @@ func gpRecordsAround(list []gpKV, at int64) string {
 	return strings.Join(parts, "; ")
 }
 
+// gpClockSlack is how far a member's clock reading may be behind the server's
+// timestamps: the members read the time in three languages (Node from its
+// monotonic clock plus the process's time origin), a few milliseconds apart.
+const gpClockSlack = int64(20 * time.Millisecond)
+
 // ownerAt is the owner of shard k in the records at time at (server clock).
 func gpOwnerAt(list []gpKV, at int64) string {
 	owner := ""
@@ -925,7 +930,8 @@ func (r *gpRun) check(t *testing.T, logs map[string]*gpLog) gpResult {
 				periods[e.shard] = append(periods[e.shard], p)
 			}
 			p.last = e.at
-			if owner := gpOwnerAt(recs[e.shard], e.at); owner != id && !l.inFlight(e.at, r.resumed[id]) {
+			if owner := gpOwnerAt(recs[e.shard], e.at); owner != id && gpOwnerAt(recs[e.shard], e.at-gpClockSlack) != id &&
+				!l.inFlight(e.at, r.resumed[id]) {
 				z := zombie{id, e.shard, owner}
 				span := zombies[z]
 				if span == nil {
@@ -1268,20 +1274,10 @@ func gpGracefulScenario(t *testing.T, r *gpRun) {
 // another member holds (beyond a batch its poll had returned before the stop),
 // nor take shards from live members, nor move a committed position backwards.
 //
-// Not in the default run, because it fails (3 runs of 3 here) on a bug in
-// core: a member resuming from a pause acts on the view of the group its
-// watcher had delivered before the pause. acquire renews the heartbeat (so the
-// lease is valid again) and goes on at once, while the watcher is still
-// delivering what happened during the pause. Then
-//   - every other member's last heartbeat in that view is older than the
-//     session, so all look dead and acquire takes each of their shards whose
-//     record did not change during the pause (commits write the positions key,
-//     not the record, so the compare-and-set succeeds) — from live owners,
-//     carrying over the stale committed position: positions move backwards and
-//     the events after them are read again;
-//   - shards it held before the pause and that were taken from it still show
-//     it as owner, so owned and stillHeld let it read them, from its old local
-//     positions, while their records name someone else.
+// Not in the default run, for time (about 40 s). It found that a member
+// resuming from a pause acted on the view its watcher had delivered before the
+// pause (every other member looked dead); acquire now waits until the view
+// holds the member's own new heartbeat.
 func gpPauseAnywhereScenario(t *testing.T, r *gpRun) {
 	start := time.Now()
 	r.noRuns = true

@@ -12,13 +12,13 @@
  */
 const fs = require('fs');
 const path = require('path');
-const { performance } = require('perf_hooks');
 const { Bus, MeshError } = require(path.join(__dirname, '..', '..', 'bindings', 'node'));
 
-// Unix time in nanoseconds: the wall clock at the process's time origin plus
-// the monotonic time since (Date.now() has only milliseconds).
+// Unix time in nanoseconds: the wall clock when the process started plus the
+// monotonic time since (Date.now() has only milliseconds).
+const clockBase = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
 function unixNanos() {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
+  return clockBase + process.hrtime.bigint();
 }
 
 const ints = (list) => (list && list.length ? list.join(',') : '-');
