@@ -227,21 +227,7 @@ func matrixRestart(t *testing.T, bin string) {
 	b := openBus(t, urlConfig(p.url(), `,"shards":4`))
 	publishEvents(t, b, numberedEvents(0, 500), "")
 	p.kill()
-	done := make(chan error, 1)
-	go func() {
-		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"restart","events":` + eventsJSON(numberedEvents(500, 500)) + `}`))
-		done <- err
-	}()
-	time.Sleep(500 * time.Millisecond)
-	p.start(t)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("publish across the restart: %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("publish did not return")
-	}
+	publishAcrossRestart(t, p, b, 500, 500)
 	got, _ := pollAll(t, b, "", 300, "")
 	checkExactlyOnce(t, got, 1000)
 }

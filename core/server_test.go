@@ -132,9 +132,18 @@ func TestPublishSurvivesServerRestart(t *testing.T) {
 	if _, err := b.Poll([]byte(`{"timeout_ms":500}`)); CodeOf(err) != CodeTransient {
 		t.Fatalf("poll with the server down: %v (code %v), want transient", err, CodeOf(err))
 	}
+	publishAcrossRestart(t, p, b, 1000, 2000)
+	got, _ := pollAll(t, b, "", 1000, "")
+	checkExactlyOnce(t, got, 3000)
+}
+
+// publishAcrossRestart publishes n numbered events from from, with a batch_id,
+// while the stopped server p starts again; the publish must succeed.
+func publishAcrossRestart(t *testing.T, p *natsProc, b *Bus, from, n int) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"restart-1","events":` + eventsJSON(numberedEvents(1000, 2000)) + `}`))
+		_, err := b.Publish([]byte(`{"timeout_ms":30000,"batch_id":"restart","events":` + eventsJSON(numberedEvents(from, n)) + `}`))
 		done <- err
 	}()
 	time.Sleep(700 * time.Millisecond)
@@ -147,8 +156,6 @@ func TestPublishSurvivesServerRestart(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("publish did not return")
 	}
-	got, _ := pollAll(t, b, "", 1000, "")
-	checkExactlyOnce(t, got, 3000)
 }
 
 func TestUnreachableServerIsConnection(t *testing.T) {
