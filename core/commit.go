@@ -129,13 +129,11 @@ func (g *group) refreshPositions(ctx context.Context) {
 func (b *Bus) groupPoll(req pollRequest) ([]byte, error) {
 	ctx, cancel := b.deadline(req.timeout)
 	g, err := b.groups.join(ctx, req.group, req.member)
-	if err == nil && req.autoCommit {
-		err = g.autoCommit(ctx)
-	}
 	cancel()
 	if err != nil {
 		return nil, err
 	}
+	committed := b.autoCommitting(g, req)
 	if req.wait > 0 {
 		if err := b.waitForEvents(req); err != nil {
 			return nil, err
@@ -151,6 +149,9 @@ func (b *Bus) groupPoll(req pollRequest) ([]byte, error) {
 		}
 		left := time.Until(waitUntil)
 		if res.events > 0 || res.skipped > 0 || res.hasMore || left <= 0 {
+			if err := <-committed; err != nil {
+				return nil, err
+			}
 			g.advance(pos, owned, res)
 			cursor := g.cursor(pos, owned)
 			g.setPending(cursor)
@@ -169,6 +170,31 @@ func (b *Bus) groupPoll(req pollRequest) ([]byte, error) {
 		}
 		t.Stop()
 	}
+}
+
+// autoCommitting commits the member's previous next_cursor for auto_commit,
+// while the poll reads: the channel gives the outcome (nil at once without
+// auto_commit). A failed commit fails the poll, and the member's positions do
+// not move.
+func (b *Bus) autoCommitting(g *group, req pollRequest) <-chan error {
+	done := make(chan error, 1)
+	if !req.autoCommit {
+		done <- nil
+		return done
+	}
+	go func() {
+		ctx, cancel := b.deadline(req.timeout)
+		defer cancel()
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				err = NewError(CodeInternal, "internal error (recovered panic in auto_commit): %v", r)
+			}
+			done <- err
+		}()
+		err = g.autoCommit(ctx)
+	}()
+	return done
 }
 
 // groupPollOnce brings the holdings up to date and reads the held shards once.
