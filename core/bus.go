@@ -113,6 +113,12 @@ func (b *Bus) deadline(timeout time.Duration) (context.Context, context.CancelFu
 	return context.WithTimeout(b.ctx, timeout)
 }
 
+// deadlineFrom is deadline for a call whose timeout counts from its start, so
+// decoding a large request is inside it.
+func (b *Bus) deadlineFrom(start time.Time, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(b.ctx, start.Add(timeout))
+}
+
 // result counts an error by code and makes a call racing Close answer shutdown.
 func (b *Bus) result(err error) error {
 	if err == nil {

@@ -14,6 +14,7 @@ type publishRequest struct {
 
 // Publish stores a batch of events and returns once JetStream acknowledged each.
 func (b *Bus) Publish(request []byte) (out []byte, err error) {
+	start := time.Now()
 	if err := b.enter(); err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func (b *Bus) Publish(request []byte) (out []byte, err error) {
 	if len(req.events) == 0 {
 		return batch.encodeResponse(), nil
 	}
-	ctx, cancel := b.deadline(req.timeout)
+	ctx, cancel := b.deadlineFrom(start, req.timeout)
 	defer cancel()
 	if err := b.js.streams.ensureAll(ctx, batch.perShard); err != nil {
 		return nil, err
