@@ -1,10 +1,7 @@
 package core
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -13,24 +10,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// groupCursor is what a group poll's next_cursor holds and a commit takes.
-type groupCursor struct {
-	Group  string               `json:"g"`
-	Member string               `json:"m"`
-	Shards map[string][2]string `json:"s"` // shard -> [seq, epoch]
-}
-
 func (g *group) cursor(pos cursorPos, owned []int) []byte {
-	c := groupCursor{Group: g.name, Member: g.member, Shards: map[string][2]string{}}
+	c := groupCursor{group: g.name, member: g.member, shards: make(map[int]memberPos, len(owned))}
 	g.mu.Lock()
 	for _, k := range owned {
 		if pos.set[k] {
-			c.Shards[strconv.Itoa(k)] = [2]string{strconv.FormatUint(pos.seq[k], 10), strconv.FormatUint(g.records[k].Epoch, 10)}
+			c.shards[k] = memberPos{pos.seq[k], g.records[k].Epoch}
 		}
 	}
 	g.mu.Unlock()
-	js, _ := json.Marshal(c)
-	return []byte(base64.StdEncoding.EncodeToString(js))
+	return c.encode()
 }
 
 // commit stores the positions of a cursor for the shards this member still
@@ -38,7 +27,7 @@ func (g *group) cursor(pos cursorPos, owned []int) []byte {
 // the other shards are revoked. A position never moves backwards.
 func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked []int, err error) {
 	for try := 0; try < 3; try++ {
-		var mine map[string][2]string
+		var mine map[int]memberPos
 		var rev uint64
 		mine, rev, committed, revoked = g.merge(c)
 		slices.Sort(committed)
@@ -46,7 +35,7 @@ func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked [
 		if len(committed) == 0 {
 			return committed, revoked, nil
 		}
-		val, _ := json.Marshal(mine)
+		val := appendPositions(nil, mine)
 		var newRev uint64
 		if rev == 0 {
 			newRev, err = g.kv.Create(ctx, g.key("p", g.member), val)
@@ -67,48 +56,36 @@ func (g *group) commit(ctx context.Context, c groupCursor) (committed, revoked [
 
 // merge is this member's positions with c's for the shards it holds at c's
 // epochs, and which of c's shards are committed or revoked.
-func (g *group) merge(c groupCursor) (mine map[string][2]string, rev uint64, committed, revoked []int) {
+func (g *group) merge(c groupCursor) (mine map[int]memberPos, rev uint64, committed, revoked []int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	mine = map[string][2]string{}
+	mine = map[int]memberPos{}
 	for k, p := range g.posOf[g.member] {
 		if rec := g.records[k]; rec.Owner == g.member && rec.Epoch == p.epoch {
-			mine[strconv.Itoa(k)] = [2]string{strconv.FormatUint(p.seq, 10), strconv.FormatUint(p.epoch, 10)}
+			mine[k] = p
 		}
 	}
 	lease := g.leaseValid()
-	for key, v := range c.Shards {
-		k64, _ := parseUintDec([]byte(key))
-		k := int(k64)
-		seq, _ := parseUintDec([]byte(v[0]))
-		epoch, _ := parseUintDec([]byte(v[1]))
-		if rec := g.records[k]; !lease || rec.Owner != g.member || rec.Epoch != epoch {
+	for k, p := range c.shards {
+		if rec := g.records[k]; !lease || rec.Owner != g.member || rec.Epoch != p.epoch {
 			revoked = append(revoked, k)
 			continue
 		}
 		committed = append(committed, k)
-		if old, ok := g.committed(k); !ok || seq > old {
-			mine[key] = v
+		if old, ok := g.committed(k); !ok || p.seq > old {
+			mine[k] = p
 		}
 	}
 	return mine, g.posRev, committed, revoked
 }
 
 // stored applies this member's own write of its positions.
-func (g *group) stored(mine map[string][2]string, rev uint64) {
+func (g *group) stored(mine map[int]memberPos, rev uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if rev <= g.posRev {
-		return
+	if rev > g.posRev {
+		g.posOf[g.member], g.posRev = mine, rev
 	}
-	ps := make(map[int]memberPos, len(mine))
-	for key, v := range mine {
-		k, _ := parseUintDec([]byte(key))
-		seq, _ := parseUintDec([]byte(v[0]))
-		epoch, _ := parseUintDec([]byte(v[1]))
-		ps[int(k)] = memberPos{seq, epoch}
-	}
-	g.posOf[g.member], g.posRev = ps, rev
 }
 
 // refreshPositions reads this member's positions key directly, for a view the
@@ -319,38 +296,13 @@ func (b *Bus) parseCommit(data []byte) (*group, groupCursor, time.Duration, erro
 	if c, err = decodeGroupCursor(j.Cursor, b.cfg.Shards); err != nil {
 		return nil, c, 0, err
 	}
-	if c.Group != g.name || c.Member != g.member {
+	if c.group != g.name || c.member != g.member {
 		return nil, c, 0, NewError(CodeInvalidArgument, "cursor is of group %q member %q, not of this handle's membership of %q",
-			clip([]byte(c.Group)), clip([]byte(c.Member)), g.name)
+			clip([]byte(c.group)), clip([]byte(c.member)), g.name)
 	}
 	timeout := b.cfg.RequestTimeout
 	if j.TimeoutMs != nil {
 		timeout = time.Duration(*j.TimeoutMs) * time.Millisecond
 	}
 	return g, c, timeout, nil
-}
-
-// decodeGroupCursor reads a group poll's next_cursor strictly: a plain
-// cursor, or anything else, is invalid_argument.
-func decodeGroupCursor(s string, shards int) (groupCursor, error) {
-	var c groupCursor
-	bad := NewError(CodeInvalidArgument, "cursor is not the next_cursor of a group poll")
-	data, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return c, bad
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.Group == "" || c.Member == "" || c.Shards == nil {
-		return c, bad
-	}
-	for key, v := range c.Shards {
-		k, ok := parseUintDec([]byte(key))
-		_, okSeq := parseUintDec([]byte(v[0]))
-		_, okEpoch := parseUintDec([]byte(v[1]))
-		if !ok || k >= uint64(shards) || !okSeq || !okEpoch {
-			return c, bad
-		}
-	}
-	return c, nil
 }

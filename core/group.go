@@ -168,9 +168,6 @@ type group struct {
 	hbRev    uint64                       // the revision of this member's last heartbeat
 }
 
-// memberPos is a committed position of a shard at an epoch.
-type memberPos struct{ seq, epoch uint64 }
-
 func newGroup(kv jetstream.KeyValue, name, member string, shards int, session time.Duration, log *logger) *group {
 	return &group{kv: kv, name: name, member: member, shards: shards, session: session, log: log,
 		members: map[string]time.Time{}, posOf: map[string]map[int]memberPos{}, records: make([]groupShard, shards), revs: make([]uint64, shards),
@@ -272,22 +269,17 @@ func (g *group) applyPositions(member string, e jetstream.KeyValueEntry, deleted
 	if member == g.member && e.Revision() <= g.posRev {
 		return // this member's own write, newer, is in the view already
 	}
-	var stored map[string][2]string
-	if deleted || json.Unmarshal(e.Value(), &stored) != nil {
+	var ps map[int]memberPos
+	ok := !deleted
+	if ok {
+		ps, ok = parsePositions(e.Value(), g.shards, false)
+	}
+	if !ok {
 		delete(g.posOf, member)
 		if member == g.member {
 			g.posRev = 0
 		}
 		return
-	}
-	ps := make(map[int]memberPos, len(stored))
-	for key, v := range stored {
-		k, ok1 := parseUintDec([]byte(key))
-		seq, ok2 := parseUintDec([]byte(v[0]))
-		epoch, ok3 := parseUintDec([]byte(v[1]))
-		if ok1 && ok2 && ok3 && k < uint64(g.shards) {
-			ps[int(k)] = memberPos{seq, epoch}
-		}
 	}
 	g.posOf[member] = ps
 	if member == g.member {
