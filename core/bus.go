@@ -15,11 +15,12 @@ const (
 // Bus is one handle: a connection, its streams and its counters. Every method is
 // safe for concurrent use.
 type Bus struct {
-	cfg    busConfig
-	log    *logger
-	js     *adapter
-	clock  *shardClock
-	groups *groupSet
+	cfg     busConfig
+	log     *logger
+	js      *adapter
+	clock   *shardClock
+	groups  *groupSet
+	cursors cursorCache
 
 	mu     sync.Mutex
 	closed bool

@@ -390,9 +390,9 @@ func waitForWaiter(t *testing.T, b *Bus) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b.js.wake.mu.Lock()
-		n := b.js.wake.waiters
-		b.js.wake.mu.Unlock()
+		b.js.index.mu.Lock()
+		n := b.js.index.waiters
+		b.js.index.mu.Unlock()
 		if n > 0 {
 			return
 		}
@@ -540,7 +540,7 @@ func TestWaitReturnsEarly(t *testing.T) {
 	}()
 	waitForWaiter(t, b)
 	time.Sleep(200 * time.Millisecond)
-	woken := b.js.wake.changed()
+	woken := b.js.index.changes()
 	publishEvents(t, b, []string{`{"wake":"up"}`}, "")
 	// The event itself wakes the poll (not only its periodic re-check).
 	select {

@@ -115,11 +115,11 @@ func (b *Bus) groupPoll(req pollRequest) ([]byte, error) {
 		if err := b.waitForEvents(req); err != nil {
 			return nil, err
 		}
-		defer b.js.wake.release()
+		defer b.js.index.done()
 	}
 	waitUntil := time.Now().Add(req.wait)
 	for {
-		groupChanged, stored := g.changes(), b.js.wake.changed()
+		groupChanged, stored := g.changes(), b.js.index.changes()
 		res, owned, pos, err := b.groupPollOnce(g, req)
 		if err != nil {
 			return nil, err
@@ -187,11 +187,7 @@ func (b *Bus) groupPollOnce(g *group, req pollRequest) (*pollResult, []int, curs
 	if err := b.placeMissing(&pos, owned, req); err != nil {
 		return nil, nil, pos, err
 	}
-	var rot uint64
-	for _, k := range owned {
-		rot += pos.seq[k]
-	}
-	res, err := b.pollOnce(&pos, owned, req, int(rot%uint64(len(owned))))
+	res, err := b.pollOnce(&pos, owned, req)
 	if err != nil {
 		return nil, nil, pos, err
 	}

@@ -3,7 +3,9 @@ package core
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 	"strconv"
+	"sync"
 )
 
 // The cursor is standard base64 of {"<shard>":"<last seq read>"}, as net-mesh's
@@ -36,22 +38,45 @@ func decodeCursor(s string, shards int) (cursorPos, error) {
 	if bytes.HasPrefix(data, []byte(`{"g":`)) {
 		return c, NewError(CodeInvalidArgument, "cursor is a group poll's next_cursor: poll with its group instead, or pass it to mesh_commit")
 	}
-	err = eachField("cursor", data, func(key string, v []byte) error {
-		k, ok := parseUintDec([]byte(key))
-		if !ok || k >= uint64(shards) {
-			return NewError(CodeInvalidArgument, "cursor names shard %q: shard keys are canonical decimals in 0..%d", clip([]byte(key)), shards-1)
+	// Keys are canonical decimals below shards, so c.set finds a repeated one
+	// without a set of strings: a cursor of 1024 shards stays cheap.
+	err = eachFieldRaw(data, func(rawKey, v []byte) error {
+		key := rawKey
+		if bytes.IndexByte(rawKey, '\\') >= 0 {
+			s, ok := unquote(rawKey)
+			if !ok {
+				return NewError(CodeInvalidArgument, "cursor: malformed key")
+			}
+			key = []byte(s)
 		}
-		str, ok := unquoteValue(v)
-		if !ok {
+		k, ok := parseUintDec(key)
+		if !ok || k >= uint64(shards) {
+			return NewError(CodeInvalidArgument, "cursor names shard %q: shard keys are canonical decimals in 0..%d", clip(key), shards-1)
+		}
+		if c.set[k] {
+			return NewError(CodeInvalidArgument, "cursor: field %q appears twice", key)
+		}
+		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 			return NewError(CodeInvalidArgument, "cursor position of shard %d must be a decimal string", k)
 		}
-		seq, ok := parseUintDec([]byte(str))
+		str := v[1 : len(v)-1]
+		if bytes.IndexByte(str, '\\') >= 0 {
+			s, ok := unquote(str)
+			if !ok {
+				return NewError(CodeInvalidArgument, "cursor position of shard %d must be a decimal string", k)
+			}
+			str = []byte(s)
+		}
+		seq, ok := parseUintDec(str)
 		if !ok {
-			return NewError(CodeInvalidArgument, "cursor position of shard %d is not a u64 in decimal: %q", k, clip([]byte(str)))
+			return NewError(CodeInvalidArgument, "cursor position of shard %d is not a u64 in decimal: %q", k, clip(str))
 		}
 		c.seq[k], c.set[k] = seq, true
 		return nil
 	})
+	if err == errMalformed {
+		err = NewError(CodeInvalidArgument, "cursor: must be a JSON object")
+	}
 	return c, err
 }
 
@@ -81,3 +106,51 @@ func appendCursor(dst []byte, c cursorPos) []byte {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// cursorCache holds the cursors this handle wrote last, so a consumer that
+// hands its next_cursor back (a tail loop) costs no parse, and a poll that
+// moves nothing costs no encode: at 1024 shards a cursor is about 15 KB.
+type cursorCache struct {
+	mu   sync.Mutex
+	ring [4]cachedCursor
+	next int
+}
+
+type cachedCursor struct {
+	quoted []byte // as written in a response, with its quotes
+	pos    cursorPos
+}
+
+// decode is decodeCursor, from the cache when s is one of its cursors.
+func (cc *cursorCache) decode(s string, shards int) (cursorPos, error) {
+	if len(s) > 64 {
+		cc.mu.Lock()
+		for _, e := range cc.ring {
+			if len(e.quoted) == len(s)+2 && string(e.quoted[1:len(e.quoted)-1]) == s {
+				pos := cursorPos{seq: slices.Clone(e.pos.seq), set: slices.Clone(e.pos.set)}
+				cc.mu.Unlock()
+				return pos, nil
+			}
+		}
+		cc.mu.Unlock()
+	}
+	return decodeCursor(s, shards)
+}
+
+// quoted is appendCursor of pos, from the cache when it holds pos.
+func (cc *cursorCache) quoted(pos cursorPos) []byte {
+	if len(pos.seq) <= 4 {
+		return appendCursor(nil, pos)
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, e := range cc.ring {
+		if slices.Equal(e.pos.seq, pos.seq) && slices.Equal(e.pos.set, pos.set) {
+			return e.quoted
+		}
+	}
+	q := appendCursor(nil, pos)
+	cc.ring[cc.next] = cachedCursor{quoted: q, pos: cursorPos{seq: slices.Clone(pos.seq), set: slices.Clone(pos.set)}}
+	cc.next = (cc.next + 1) % len(cc.ring)
+	return q
+}

@@ -427,3 +427,16 @@ func TestCursorDuplicateKeyAfterMany(t *testing.T) {
 		t.Fatalf("cursor naming shard 29 twice: %v, want invalid_argument (appears twice)", err)
 	}
 }
+
+// Escaped keys and positions mean what they spell; a repeated shard is refused
+// however it is written.
+func TestCursorEscapesAndRepeats(t *testing.T) {
+	enc := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	c, err := decodeCursor(enc(`{"\u0031":"\u0037"}`), 4)
+	if err != nil || !c.set[1] || c.seq[1] != 7 {
+		t.Fatalf("escaped cursor: %v %v", c, err)
+	}
+	if _, err := decodeCursor(enc(`{"1":"2","\u0031":"3"}`), 4); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("repeated shard: %v", err)
+	}
+}

@@ -32,7 +32,7 @@ type adapter struct {
 	pub     publisher
 	acks    ackRouter
 	reads   readRouter
-	wake    notifier
+	index   shardIndex
 
 	open      atomic.Bool
 	connected atomic.Bool // kept by connection callbacks: stats must never wait on nc's lock
@@ -94,7 +94,7 @@ func (a *adapter) connect() error {
 	nonce := randomNonce()
 	a.pub = publisher{nc: nc, subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
-	a.wake.init(nc, a.log, a.cfg.Prefix+".shard.*", a.streams.saw)
+	a.index.init(nc, a.log, a.cfg.Prefix, inbox+".s", a.cfg.Shards, nc.ConnectedClusterName() != "", a.streams.saw)
 	a.warnExtraShards(js)
 	a.open.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())
@@ -112,14 +112,23 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DrainTimeout(drainTimeout),
 		nats.NoCallbacksAfterClientClose(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			switch {
+			case errors.Is(err, nats.ErrSlowConsumer) && a.index.owns(sub):
+				a.index.invalidate()
+			case a.index.refused(err):
+				a.index.disable(err)
+			}
 			a.log.Warnf("nats: %v", err)
 		}),
 		// A write to a server that reads nothing fails after this long instead
 		// of nats.go's minute, so a drain or close of such a connection ends.
 		nats.FlusherTimeout(c.RequestTimeout),
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { a.connected.Store(false) }),
-		nats.ReconnectHandler(func(*nats.Conn) { a.connected.Store(true) }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			a.index.invalidate()
+			a.connected.Store(true)
+		}),
 		nats.ClosedHandler(func(*nats.Conn) { a.connected.Store(false) }),
 	}
 	if c.Auth.User != "" {
@@ -238,7 +247,7 @@ func (a *adapter) shutdown() error {
 	if !a.open.Swap(false) {
 		return errShutdown
 	}
-	a.wake.stop()
+	a.index.stop()
 	var err error
 	if derr := a.nc.Drain(); derr != nil {
 		a.nc.Close()

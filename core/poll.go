@@ -110,7 +110,7 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if req.group != "" {
 		return b.groupPoll(req)
 	}
-	pos, err := decodeCursor(req.cursor, b.cfg.Shards)
+	pos, err := b.cursors.decode(req.cursor, b.cfg.Shards)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 		if err := b.waitForEvents(req); err != nil {
 			return nil, err
 		}
-		defer b.js.wake.release()
+		defer b.js.index.done()
 	}
 	if err := b.placeMissing(&pos, considered, req); err != nil {
 		return nil, err
@@ -128,15 +128,19 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return res.encode(pos), nil
+	return res.encodeWith(b.cursors.quoted(pos), nil), nil
 }
 
-// waitForEvents subscribes to the shard subjects for a poll with wait_ms; the
-// caller releases it.
+// waitForEvents registers a poll with wait_ms, with the shard subscription in
+// place; the caller calls index.done.
 func (b *Bus) waitForEvents(req pollRequest) error {
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
-	return b.js.wake.acquire(ctx)
+	if err := b.js.index.start(ctx); err != nil {
+		return err
+	}
+	b.js.index.wait()
+	return nil
 }
 
 // considered lists the shards a poll reads: the request's one, or all.
@@ -156,15 +160,9 @@ func (b *Bus) considered(req pollRequest) []int {
 // stream some other way) and polls again.
 func (b *Bus) pollWaiting(pos *cursorPos, considered []int, req pollRequest) (*pollResult, error) {
 	waitUntil := time.Now().Add(req.wait)
-	// Rotation follows the cursor, so each consumer's own polls move on
-	// through the shards even when several consumers share a bus.
-	var rot uint64
-	for _, k := range considered {
-		rot += pos.seq[k]
-	}
 	for {
-		changed := b.js.wake.changed()
-		res, err := b.pollOnce(pos, considered, req, int(rot%uint64(len(considered))))
+		changed := b.js.index.changes()
+		res, err := b.pollOnce(pos, considered, req)
 		if err != nil || res.events > 0 || res.skipped > 0 || res.hasMore {
 			return res, err
 		}
@@ -226,46 +224,126 @@ type pollResult struct {
 }
 
 // pollOnce reads the considered shards in rounds, all requests of a round together.
-func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest, rot int) (*pollResult, error) {
+func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*pollResult, error) {
 	ctx, cancel := b.deadline(req.timeout)
 	defer cancel()
 	exists := b.js.streams.existing(ctx)
-	accs := make([]*shardAcc, len(considered))
+	missing := false
+	for _, k := range considered {
+		missing = missing || !exists[k]
+	}
+	// With a shard missing, the plan syncs the index: a stream created for an
+	// event published before this poll is then known (the index saw its mark).
+	plan, err := b.js.index.plan(ctx, considered, pos, missing)
+	if err != nil {
+		return nil, err
+	}
+	if missing {
+		exists = b.js.streams.existing(ctx)
+	}
+	// Only shards that may hold events past the cursor are read at all, so an
+	// idle bus costs the same whatever its shard count.
+	var accs []*shardAcc
+	var ahead []int64
+	var from []int // each acc's index in the plan
 	for i, k := range considered {
-		accs[i] = newShardAcc(k, pos.seq[k], req.skipCorrupt)
-		if !exists[k] {
-			accs[i].pending = 0 // no stream: nothing to read
+		if exists[k] && !plan.skip[i] {
+			if acc := newShardAcc(k, pos.seq[k], req.skipCorrupt); acc.pending != 0 {
+				accs, ahead, from = append(accs, acc), append(ahead, plan.ahead[i]), append(from, i)
+			}
 		}
 	}
-
-	// Round one asks every shard for its share; later rounds give what is
-	// left to shards known to hold more, so the limit fills fairly.
-	// Shards known to hold nothing (no stream, parked at the end) get no share.
-	quota := make([]int, len(accs))
-	open := 0
-	for _, acc := range accs {
-		if acc.pending != 0 {
-			open++
-		}
-	}
-	share := (req.limit + max(open, 1) - 1) / max(open, 1)
-	for i, acc := range accs {
-		if acc.pending != 0 {
-			quota[i] = share
-		}
-	}
+	asked := make([]bool, len(accs))
+	rot, chunk := rotation(accs, pos, req.limit)
+	quota := shareQuota(accs, ahead, req.limit, rot, chunk)
 	for round := 0; round < 8 && quota != nil; round++ {
 		reads := b.roundReads(accs, quota)
 		if len(reads) == 0 {
 			break
 		}
+		for i, q := range quota {
+			asked[i] = asked[i] || q > 0
+		}
 		if err := b.js.reads.readAll(ctx, reads); err != nil {
 			return nil, err
 		}
-		quota = nextQuota(accs, req.limit, b.cfg.MaxRequestBytes, rot)
+		quota = nil
+		if left := leftAfter(accs, ahead, asked, req.limit, b.cfg.MaxRequestBytes); left > 0 {
+			quota = shareQuota(accs, ahead, left, rot, chunk)
+		}
+	}
+	for i, acc := range accs {
+		if asked[i] {
+			b.js.index.learn(acc.shard, plan, from[i], pos.seq[acc.shard], acc.lastSeen, acc.pending, acc.endHint)
+		}
 	}
 	return b.settle(pos, accs, req, rot)
 }
+
+// rotation is where a poll starts sharing the limit: the sum of the cursor's
+// positions, counted in chunks, so each consumer's successive polls move on
+// through the shards even when several consumers share a bus.
+func rotation(accs []*shardAcc, pos *cursorPos, limit int) (rot, chunk int) {
+	var sum uint64
+	for _, acc := range accs {
+		sum += pos.seq[acc.shard]
+	}
+	share := (limit + max(len(accs), 1) - 1) / max(len(accs), 1)
+	chunk = max(share, min(limit, minChunk))
+	return int((sum / uint64(chunk)) % uint64(max(len(accs), 1))), chunk
+}
+
+// shareQuota shares what is left of the limit for one round. Shards of
+// unknown content (ahead -1) get an even share. Shards expected to hold events get what
+// they hold, up to a chunk, from the rotation point on until the limit is
+// covered: a poll over many shards asks few of them for many events each.
+// Shards known to hold nothing get none.
+func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot, chunk int) []int {
+	quota := make([]int, len(accs))
+	unknown, open := 0, 0
+	for i, acc := range accs {
+		switch {
+		case acc.stopped || acc.pending == 0:
+		case ahead[i] == -1:
+			unknown++
+			open++
+		case ahead[i] > 0:
+			open++
+		}
+	}
+	share := (remaining + max(open, 1) - 1) / max(open, 1)
+	budget := max(remaining-share*unknown, 0)
+	any := false
+	for j := range accs {
+		i := (rot + j) % len(accs)
+		switch {
+		case accs[i].stopped || accs[i].pending == 0:
+		case ahead[i] == -1:
+			quota[i] = share
+		case ahead[i] > 0 && budget > 0:
+			quota[i] = int(min(ahead[i], int64(min(chunk, budget))))
+			budget -= quota[i]
+		}
+		any = any || quota[i] > 0
+	}
+	// Shards that probably hold nothing are asked only if the limit is not
+	// covered, so that they can prove their end.
+	if budget > 0 {
+		for i, acc := range accs {
+			if ahead[i] == aheadUnconfirmed && !acc.stopped && acc.pending != 0 {
+				quota[i], any = share, true
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	return quota
+}
+
+// minChunk is the fewest events a poll asks of a shard known to hold them (or
+// the limit, if smaller): one request per event would cost more than it reads.
+const minChunk = 64
 
 // newShardAcc starts a shard's read after the cursor's position.
 func newShardAcc(shard int, after uint64, skipCorrupt bool) *shardAcc {
@@ -293,33 +371,21 @@ func (b *Bus) roundReads(accs []*shardAcc, quota []int) []*shardRead {
 	return reads
 }
 
-// nextQuota shares what is left of the limit among shards known (or not known
-// not) to hold more; nil when the poll is done.
-func nextQuota(accs []*shardAcc, limit, budget, rot int) []int {
+// leftAfter is what a round leaves of the limit, and each shard's expected
+// events after it (-1 unknown); 0 when the poll is done.
+func leftAfter(accs []*shardAcc, ahead []int64, asked []bool, limit, budget int) int {
 	good, bytes := 0, 0
-	for _, acc := range accs {
+	for i, acc := range accs {
 		good += acc.good()
 		bytes += acc.bytes
-	}
-	remaining := limit - good
-	if remaining <= 0 || bytes >= budget {
-		return nil
-	}
-	avail := make([]int, len(accs))
-	any := false
-	for i, acc := range accs {
-		switch {
-		case acc.stopped || acc.pending == 0:
-		case acc.pending < 0:
-			avail[i], any = remaining, true
-		default:
-			avail[i], any = int(min(acc.pending, int64(remaining))), true
+		if asked[i] {
+			ahead[i] = acc.pending
 		}
 	}
-	if !any {
-		return nil
+	if bytes >= budget {
+		return 0
 	}
-	return waterFill(avail, remaining, rot)
+	return max(limit-good, 0)
 }
 
 // good counts decodable events.

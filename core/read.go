@@ -30,6 +30,7 @@ type shardAcc struct {
 	bytes    int    // event bytes read, for the poll's size budget
 	next     uint64 // next sequence to read
 	pending  int64  // events known to follow; -1 unknown
+	endHint  uint64 // the shard's end as the server's count suggests; 0 unknown
 	stopped  bool   // a corrupt record ended this shard's read
 	skipBad  bool   // skip_corrupt
 	lastSeen uint64
@@ -98,6 +99,7 @@ type readRouter struct {
 	mu       sync.Mutex
 	m        map[uint64]*shardRead
 	next     uint64
+	sent     atomic.Uint64 // requests sent, for tests
 }
 
 func (r *readRouter) start(nc *nats.Conn, log *logger, prefix string, streams, subjects []string, batchGet *atomic.Bool) error {
@@ -160,6 +162,7 @@ func (r *readRouter) request(rd *shardRead, seq uint64) error {
 		body = append(body, r.subjects[rd.acc.shard]...)
 		body = append(body, `"}`...)
 	}
+	r.sent.Add(1)
 	return r.nc.PublishRequest(r.getSubj[rd.acc.shard], r.reply(rd), body)
 }
 
@@ -273,6 +276,13 @@ func (r *readRouter) consumeStatus(rd *shardRead, m *nats.Msg, status string) (b
 	case "204": // end of batch
 		if np, ok := parseUintDec([]byte(m.Header.Get("Nats-Num-Pending"))); ok {
 			acc.pending = int64(np)
+			// A no_hdr EOB's count runs from the first sequence asked (see
+			// shardRead); otherwise from the last one sent.
+			if rd.noHdr {
+				acc.endHint = rd.start - 1 + np
+			} else {
+				acc.endHint = acc.lastSeen + np
+			}
 		}
 		if rd.bare > 0 {
 			return r.placeHeaderless(rd, m)

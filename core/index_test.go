@@ -1,0 +1,170 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// pollToEnd follows the cursor until has_more is false and returns the events
+// read and the last cursor.
+func pollToEnd(t *testing.T, b *Bus, cursor string) ([]eventJSON, string) {
+	t.Helper()
+	var all []eventJSON
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("no end after 1000 polls")
+		}
+		r := poll(t, b, pollReq(1000, cursor, ""))
+		all, cursor = append(all, r.Events...), r.NextCursor
+		if !r.HasMore {
+			return all, cursor
+		}
+	}
+}
+
+// quietPoll waits out markLag, then polls once, so every shard has proved its end.
+func quietPoll(t *testing.T, b *Bus, cursor string) string {
+	t.Helper()
+	time.Sleep(markLag + 50*time.Millisecond)
+	evs, cursor := pollToEnd(t, b, cursor)
+	if len(evs) != 0 {
+		t.Fatalf("quiet poll read %d events", len(evs))
+	}
+	return cursor
+}
+
+// An idle bus answers polls without asking any shard, however many it has.
+func TestIdlePollAsksNoShard(t *testing.T) {
+	b := openMem(t, `,"shards":256`)
+	for k := 0; k < 256; k += 5 {
+		publishTo(t, b, k, 0, 3)
+	}
+	evs, cursor := pollToEnd(t, b, "")
+	if len(evs) != 52*3 {
+		t.Fatalf("read %d events", len(evs))
+	}
+	cursor = quietPoll(t, b, cursor)
+	before := b.js.reads.sent.Load()
+	for i := 0; i < 20; i++ {
+		if r := poll(t, b, pollReq(1000, cursor, "")); len(r.Events) != 0 || r.HasMore || r.NextCursor != cursor {
+			t.Fatalf("idle poll: %d events, has_more %v", len(r.Events), r.HasMore)
+		}
+	}
+	if sent := b.js.reads.sent.Load() - before; sent != 0 {
+		t.Fatalf("20 idle polls sent %d read requests", sent)
+	}
+	// A new event is read from its shard alone.
+	publishTo(t, b, 7, 100, 1)
+	before = b.js.reads.sent.Load()
+	r := poll(t, b, pollReq(1000, cursor, ""))
+	if len(r.Events) != 1 || r.Events[0].Shard != 7 {
+		t.Fatalf("after one publish: %+v", r.Events)
+	}
+	if sent := b.js.reads.sent.Load() - before; sent != 1 {
+		t.Fatalf("reading one new event sent %d requests", sent)
+	}
+}
+
+// A poll sees every event whose publish returned before the poll began, from
+// any handle, at once: the marker orders the index behind them.
+func TestPollSeesOtherHandlesAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := storeConfig(dir, `,"memory":true`, `,"shards":64`)
+	pub, sub := openBus(t, cfg), openBus(t, cfg)
+	_, cursor := pollToEnd(t, sub, "")
+	cursor = quietPoll(t, sub, cursor)
+	for i := 0; i < 200; i++ {
+		k := rand.IntN(64)
+		publishTo(t, pub, k, i, 1)
+		r := poll(t, sub, pollReq(1000, cursor, ""))
+		if len(r.Events) != 1 || r.Events[0].Shard != k {
+			t.Fatalf("publish %d to shard %d, then poll: %+v", i, k, r.Events)
+		}
+		cursor = r.NextCursor
+		if i%50 == 49 {
+			cursor = quietPoll(t, sub, cursor) // let the shards go quiet again
+		}
+	}
+}
+
+// Events written by another client straight to a shard subject are seen too.
+func TestPollSeesForeignPublishes(t *testing.T) {
+	srv := startTestServer(t)
+	url := srv.ClientURL()
+	b := openBus(t, urlConfig(url, `,"shards":8,"create_streams":"init","auth":{"user":"alice","password":"s3cr3t-pw"}`))
+	_, cursor := pollToEnd(t, b, "")
+	cursor = quietPoll(t, b, cursor)
+	js := rawJSAt(t, url, nats.UserInfo("alice", "s3cr3t-pw"))
+	for i := 0; i < 50; i++ {
+		k := i % 8
+		rec := appendRecord(nil, []byte(strconv.Itoa(i)), uint64(time.Now().UnixNano()), k)
+		if _, err := js.Publish(context.Background(), subjectName("netmesh", k), rec); err != nil {
+			t.Fatal(err)
+		}
+		r := poll(t, b, pollReq(1000, cursor, ""))
+		if len(r.Events) != 1 || string(r.Events[0].Raw) != strconv.Itoa(i) {
+			t.Fatalf("raw publish %d, then poll: %+v", i, r.Events)
+		}
+		cursor = r.NextCursor
+	}
+}
+
+// A user who may not subscribe to the shard subjects still reads everything:
+// the index is off and every poll asks every shard.
+func TestPollWithoutShardSubscribePermission(t *testing.T) {
+	deny := &server.Permissions{Subscribe: &server.SubjectPermission{Deny: []string{"pv.shard.*"}}}
+	srv := runServer(t, &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, Users: []*server.User{
+			{Username: "reader", Password: "r-pw", Permissions: deny},
+			{Username: "writer", Password: "w-pw"},
+		}})
+	cfg := func(user, pw string) string {
+		return urlConfig(srv.ClientURL(), fmt.Sprintf(`,"prefix":"pv","shards":4,"create_streams":"init","auth":{"user":%q,"password":%q}`, user, pw))
+	}
+	pub, sub := openBus(t, cfg("writer", "w-pw")), openBus(t, cfg("reader", "r-pw"))
+	publishTo(t, pub, 0, 0, 1)
+	_, cursor := pollToEnd(t, sub, "")
+	cursor = quietPoll(t, sub, cursor)
+	for i := 0; i < 20; i++ {
+		publishTo(t, pub, i%4, i+1, 1)
+		r := poll(t, sub, pollReq(1000, cursor, ""))
+		if len(r.Events) != 1 {
+			t.Fatalf("publish %d, then poll without the shard subscription: %+v", i, r.Events)
+		}
+		cursor = r.NextCursor
+	}
+	sub.js.index.mu.Lock()
+	off := sub.js.index.off
+	sub.js.index.mu.Unlock()
+	if !off {
+		t.Fatal("the index stayed on though the server refused its subscription")
+	}
+}
+
+// A poll over many shards with events on all of them asks each for a chunk,
+// not every shard for a sliver.
+func TestManyShardsPollInChunks(t *testing.T) {
+	b := openMem(t, `,"shards":256,"create_streams":"init"`)
+	for k := 0; k < 256; k++ {
+		publishTo(t, b, k, 0, 40)
+	}
+	// The first poll learns where the shards end; the rest read in chunks.
+	r := poll(t, b, pollReq(1000, "", ""))
+	got := len(r.Events)
+	before := b.js.reads.sent.Load()
+	evs, _ := pollToEnd(t, b, r.NextCursor)
+	got += len(evs)
+	if got != 256*40 {
+		t.Fatalf("read %d events, want %d", got, 256*40)
+	}
+	if sent := b.js.reads.sent.Load() - before; sent > 2*256*40/minChunk+256 {
+		t.Fatalf("reading %d events sent %d requests", len(evs), sent)
+	}
+}
