@@ -12,11 +12,12 @@ import (
 // the reply subject <prefix><batch>.<index>, so no per-message channel or future
 // is needed: the router finds the call by the subject and hands it the ack.
 type ackRouter struct {
-	prefix string
-	sub    *nats.Subscription
-	mu     sync.Mutex
-	m      map[uint64]*pubBatch
-	next   uint64
+	prefix  string
+	streams *streamSet
+	sub     *nats.Subscription
+	mu      sync.Mutex
+	m       map[uint64]*pubBatch
+	next    uint64
 }
 
 func (r *ackRouter) start(nc *nats.Conn, log *logger, prefix string) error {
@@ -48,7 +49,12 @@ func (r *ackRouter) unregister(b *pubBatch) {
 }
 
 func (r *ackRouter) route(m *nats.Msg) {
-	batch, index, ok := strings.Cut(m.Subject[len(r.prefix):], ".")
+	rest := m.Subject[len(r.prefix):]
+	if strings.HasPrefix(rest, "f") {
+		r.routeFast(rest[1:], m)
+		return
+	}
+	batch, index, ok := strings.Cut(rest, ".")
 	if !ok {
 		return
 	}
@@ -64,4 +70,23 @@ func (r *ackRouter) route(m *nats.Msg) {
 		return // a late ack of a finished call
 	}
 	b.onAck(idx, m)
+}
+
+// routeFast hands an answer on a fast batch, <batch>.<shard>.<batch id>…, to
+// its call.
+func (r *ackRouter) routeFast(rest string, m *nats.Msg) {
+	batch, rest, ok1 := strings.Cut(rest, ".")
+	shard, _, ok2 := strings.Cut(rest, ".")
+	id, err1 := strconv.ParseUint(batch, 10, 64)
+	k, err2 := strconv.Atoi(shard)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		return
+	}
+	r.mu.Lock()
+	b := r.m[id]
+	r.mu.Unlock()
+	if b == nil || k < 0 || k >= len(b.perShard) {
+		return
+	}
+	b.onFast(k, m, r.streams)
 }

@@ -56,7 +56,9 @@ type pubBatch struct {
 	refusal  error  // the last transient refusal, for the timeout message
 	gone     []bool // shards answered "no responders"
 	lastAck  time.Time
-	wantRoom bool // the sender waits for the window to drain
+	wantRoom bool       // the sender waits for the window to drain
+	rounds   int        // send rounds so far
+	fast     *fastState // nil: every message goes per message
 	// progress wakes the waiting caller only when it can move on (nothing in
 	// flight, or room in the window): from a C thread every wake is an OS
 	// thread switch, so it must not come with every ack.
@@ -220,6 +222,7 @@ func (p *publisher) run(ctx context.Context, b *pubBatch, clock *shardClock) err
 	var err error
 	*bufp, err = b.stamp(clock, (*bufp)[:0], p.maxPayload(), p.nonceHexLen)
 	if err == nil {
+		b.planFast(p.streams.batched)
 		if err = p.send(ctx, b); err == errSendAgain {
 			err = nil // await sends it again
 		}
@@ -337,13 +340,22 @@ func (p *publisher) send(ctx context.Context, b *pubBatch) error {
 	out := p.newOutMsg(b)
 	b.mu.Lock()
 	b.lastAck = time.Now() // a stall counts from the send
+	if b.rounds++; b.rounds > 1 {
+		b.endFastAll()
+	}
 	b.mu.Unlock()
 	todo := make([]int, 0, sendChunk)
 	for i := 0; i < len(b.msgs); {
 		var inflight int
 		todo, i, inflight = b.nextChunk(todo[:0], i)
 		for jx, j := range todo {
-			if err := out.publish(p, b, j); err != nil {
+			var err error
+			if j < 0 { // ^j goes in its shard's fast batch
+				err = out.publishFast(p, b, ^j)
+			} else {
+				err = out.publish(p, b, j)
+			}
+			if err != nil {
 				return b.sendFailed(todo[jx:], sendError(err))
 			}
 		}
@@ -359,8 +371,8 @@ func (p *publisher) send(ctx context.Context, b *pubBatch) error {
 const sendChunk = 256
 
 // nextChunk marks up to sendChunk messages from i on as sent before they go
-// out, so a fast ack finds them so; it returns them, where to go on, and how
-// many are in flight.
+// out, so a fast ack finds them so; it returns them (^j for one that goes in a
+// fast batch), where to go on, and how many are in flight.
 func (b *pubBatch) nextChunk(todo []int, i int) ([]int, int, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -374,9 +386,13 @@ func (b *pubBatch) nextChunk(todo []int, i int) ([]int, int, int) {
 		default:
 			continue
 		}
-		todo = append(todo, i)
 		if b.sends[i] < 255 {
 			b.sends[i]++
+		}
+		if b.sendsFast(i) {
+			todo = append(todo, ^i)
+		} else {
+			todo = append(todo, i)
 		}
 	}
 	return todo, i, b.inflight
@@ -401,6 +417,7 @@ type outMsg struct {
 	hdrVal    []string
 	reply, id []byte
 	replyBase int
+	fastReply []byte
 }
 
 func (p *publisher) newOutMsg(b *pubBatch) *outMsg {
@@ -437,6 +454,9 @@ var errSendAgain = NewError(CodeTransient, "publish: connection lost while sendi
 func (b *pubBatch) sendFailed(unsent []int, err error) error {
 	b.mu.Lock()
 	for _, j := range unsent {
+		if j < 0 {
+			j = ^j
+		}
 		if b.state[j] == stSent {
 			b.state[j] = stRetry
 			b.inflight--
@@ -485,10 +505,15 @@ func (b *pubBatch) onAck(idx int, m *nats.Msg) {
 	wake := b.inflight == 0 || (b.wantRoom && b.inflight <= publishWindow/2)
 	b.mu.Unlock()
 	if wake {
-		select {
-		case b.progress <- struct{}{}:
-		default:
-		}
+		b.wake()
+	}
+}
+
+// wake tells the waiting caller it may move on.
+func (b *pubBatch) wake() {
+	select {
+	case b.progress <- struct{}{}:
+	default:
 	}
 }
 

@@ -76,6 +76,7 @@ func (a *adapter) connect() error {
 	}
 	a.streams = newStreamSet(js, a.cfg, a.subjects)
 	a.streams.old = !versionAtLeast(a.version, 2, 10)
+	a.streams.batchable = versionAtLeast(a.version, 2, 14)
 	if a.cfg.StreamsAtInit {
 		if err := a.streams.ensureEvery(a.cfg.RequestTimeout); err != nil {
 			a.close()
@@ -83,6 +84,7 @@ func (a *adapter) connect() error {
 		}
 	}
 	inbox := nats.NewInbox()
+	a.acks.streams = a.streams
 	if err := a.acks.start(nc, a.log, inbox+".a."); err != nil {
 		a.close()
 		return err
@@ -97,7 +99,7 @@ func (a *adapter) connect() error {
 	a.index.init(nc, a.log, a.cfg.Prefix, inbox+".s", a.cfg.Shards, nc.ConnectedClusterName() != "", a.streams.saw)
 	a.warnExtraShards(js)
 	a.open.Store(true)
-	a.log.Infof("connected to %s (server %s, batched direct get: %v)", a.serverLabel(), a.version, a.batchGet.Load())
+	a.log.Infof("connected to %s (server %s, batched direct get: %v, fast batch publish: %v)", a.serverLabel(), a.version, a.batchGet.Load(), a.streams.batchable)
 	return nil
 }
 

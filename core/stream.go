@@ -21,11 +21,18 @@ type streamSet struct {
 	slots    []streamSlot
 	listed   listing
 	old      bool // a 2.9 server (see oldServerSettle)
+	// batchable: the server has fast batch publishing (2.14+), so streams
+	// this handle creates ask for allow_batched. Older servers never see the
+	// field.
+	batchable bool
 }
 
 type streamSlot struct {
 	mu    sync.Mutex
 	ready atomic.Bool
+	// batched: the stream's own config, as the server last reported it, has
+	// allow_batched; only then do publishes take the fast batch path.
+	batched atomic.Bool
 }
 
 // listEvery bounds how often a handle lists the prefix's streams to learn
@@ -113,17 +120,27 @@ func (s *streamSet) ensure(ctx context.Context, shard int) error {
 			return err
 		}
 	} else if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = s.js.CreateStream(ctx, s.config(shard))
+		st, err = s.js.CreateStream(ctx, s.config(shard))
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			err = nil // created concurrently elsewhere
+			st, err = s.js.Stream(ctx, s.names[shard]) // created concurrently elsewhere
 		}
 	}
 	if err != nil {
 		return classifyAPIError("stream "+s.names[shard], err)
 	}
+	slot.batched.Store(s.batchable && st.CachedInfo().Config.AllowBatchPublish)
 	slot.ready.Store(true)
 	return nil
 }
+
+// batched reports whether publishes to the shard may use a fast batch: its
+// stream, as last seen, allows them.
+func (s *streamSet) batched(shard int) bool { return s.slots[shard].batched.Load() }
+
+// notBatched turns the fast path off for a shard whose stream refused a fast
+// batch (its config was changed since): publishes go per message until the
+// stream is looked at again.
+func (s *streamSet) notBatched(shard int) { s.slots[shard].batched.Store(false) }
 
 // existing reports, per shard, whether its stream may exist: a read of a
 // missing stream gets no answer at all from some servers (2.9.10) instead of
@@ -239,6 +256,9 @@ func (s *streamSet) config(shard int) jetstream.StreamConfig {
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
 		MaxAge:      s.cfg.MaxAge,
+		// Servers before 2.14 must not receive the field; they are never
+		// asked for it.
+		AllowBatchPublish: s.batchable,
 	}
 	if s.cfg.Embedded.Memory && s.cfg.URL == "" {
 		c.Storage = jetstream.MemoryStorage
