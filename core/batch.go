@@ -157,6 +157,7 @@ func (b *pubBatch) stamp(c *shardClock, buf []byte, maxPayload, nonceHexLen int)
 // publisher is what a publish in flight needs of the connection.
 type publisher struct {
 	nc          *nats.Conn
+	tickSubj    string // <prefix>.tick
 	subjects    []string
 	streams     *streamSet
 	acks        *ackRouter
@@ -349,6 +350,11 @@ func (p *publisher) send(ctx context.Context, b *pubBatch) error {
 		var inflight int
 		todo, i, inflight = b.nextChunk(todo[:0], i)
 		for jx, j := range todo {
+			if jx == len(todo)-1 && i >= len(b.msgs) {
+				if err := p.tick(b); err != nil {
+					return b.sendFailed(todo[jx:], sendError(err))
+				}
+			}
 			var err error
 			if j < 0 { // ^j goes in its shard's fast batch
 				err = out.publishFast(p, b, ^j)
@@ -369,6 +375,25 @@ func (p *publisher) send(ctx context.Context, b *pubBatch) error {
 }
 
 const sendChunk = 256
+
+// tick tells pollers which shards b writes to. It goes out just before b's
+// last message: the server hands it to subscribers before it reads that
+// message, so before b can be wholly acknowledged, and a poll that starts after
+// the publish returns is ordered behind it (see shardIndex). The shards' own
+// subjects cannot do this: the server may acknowledge an event to the
+// publisher before it passes the event to other subscribers.
+func (p *publisher) tick(b *pubBatch) error {
+	shards := make([]byte, 0, 64)
+	for k, n := range b.perShard {
+		if n > 0 {
+			if len(shards) > 0 {
+				shards = append(shards, ',')
+			}
+			shards = strconv.AppendInt(shards, int64(k), 10)
+		}
+	}
+	return p.nc.Publish(p.tickSubj, shards)
+}
 
 // nextChunk marks up to sendChunk messages from i on as sent before they go
 // out, so a fast ack finds them so; it returns them (^j for one that goes in a

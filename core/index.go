@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -15,20 +16,22 @@ import (
 // only the shards that may hold events past its cursor, and an idle bus
 // answers in one round trip whatever its shard count.
 //
-// From its first poll on, the handle subscribes to the shard subjects: every
-// event published by anyone passes there as a mark. A read that reaches a
-// shard's end makes the shard quiet at that sequence, provided no mark came in
-// the markLag before the read started (an event is stored a moment after its
-// mark). A quiet shard with no newer marks and the cursor at its end holds
+// From its first poll on, the handle subscribes to the shard subjects, where
+// every event published by anyone passes as a mark, and to the ticks netmesh
+// publishers send with each publish (see publisher.tick). A read that reaches
+// a shard's end makes the shard quiet at that sequence, provided no mark came
+// in the markLag before the read started (an event is stored a moment after
+// its mark). A quiet shard with no newer marks and the cursor at its end holds
 // nothing new. A marker sent on this handle's own inbox, delivered through the
 // same channel as the marks, proves that every mark the server passed on
 // before the poll began has been counted.
 type shardIndex struct {
 	nc       *nats.Conn
 	log      *logger
-	subject  string // the shard subjects
-	syncSubj string // this handle's marker subject
-	onEvent  func(subject string)
+	subject  string          // the shard subjects
+	tickSubj string          // publishers' ticks
+	syncSubj string          // this handle's marker subject
+	onEvent  func(shard int) // told the shard of every mark
 	lag      time.Duration
 
 	mu       sync.Mutex
@@ -65,9 +68,9 @@ const (
 	indexBacklog    = 1 << 16
 )
 
-func (x *shardIndex) init(nc *nats.Conn, log *logger, prefix, inbox string, shards int, cluster bool, onEvent func(string)) {
+func (x *shardIndex) init(nc *nats.Conn, log *logger, prefix, tick, inbox string, shards int, cluster bool, onEvent func(int)) {
 	x.nc, x.log, x.onEvent = nc, log, onEvent
-	x.subject, x.syncSubj = prefix+".shard.*", inbox
+	x.subject, x.tickSubj, x.syncSubj = prefix+".shard.*", tick, inbox
 	x.lag = markLag
 	if cluster {
 		x.lag = markLagCluster
@@ -112,7 +115,7 @@ func (x *shardIndex) subscribe(ready chan struct{}) {
 	msgs := make(chan *nats.Msg, indexBacklog)
 	var subs []*nats.Subscription
 	var err error
-	for _, subj := range []string{x.subject, x.syncSubj} {
+	for _, subj := range []string{x.subject, x.tickSubj, x.syncSubj} {
 		var sub *nats.Subscription
 		if sub, err = x.nc.ChanSubscribe(subj, msgs); err != nil {
 			break
@@ -203,14 +206,30 @@ func (x *shardIndex) take(m *nats.Msg) {
 		x.mu.Unlock()
 		return
 	}
-	x.onEvent(m.Subject)
-	k, ok := parseUintDec([]byte(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]))
+	now := time.Now()
+	if m.Subject == x.tickSubj {
+		for _, f := range bytes.Split(m.Data, []byte{','}) {
+			if k, ok := parseUintDec(f); ok {
+				x.mark(k, now)
+			}
+		}
+		return
+	}
+	if k, ok := parseUintDec([]byte(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])); ok {
+		x.mark(k, now)
+	}
+}
+
+// mark counts a mark of shard k, notes its stream exists, and wakes long polls.
+func (x *shardIndex) mark(k uint64, now time.Time) {
+	if k >= uint64(len(x.marks)) {
+		return
+	}
+	x.onEvent(int(k))
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if ok && k < uint64(len(x.marks)) {
-		x.marks[k]++
-		x.lastMark[k] = time.Now()
-	}
+	x.marks[k]++
+	x.lastMark[k] = now
 	if x.watched {
 		close(x.changed)
 		x.changed, x.watched = make(chan struct{}), false

@@ -94,9 +94,9 @@ func (a *adapter) connect() error {
 		return err
 	}
 	nonce := randomNonce()
-	a.pub = publisher{nc: nc, subjects: a.subjects, streams: a.streams, acks: &a.acks,
+	a.pub = publisher{nc: nc, tickSubj: a.cfg.Prefix + ".tick", subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
-	a.index.init(nc, a.log, a.cfg.Prefix, inbox+".s", a.cfg.Shards, nc.ConnectedClusterName() != "", a.streams.saw)
+	a.index.init(nc, a.log, a.cfg.Prefix, a.pub.tickSubj, inbox+".s", a.cfg.Shards, nc.ConnectedClusterName() != "", a.streams.saw)
 	a.warnExtraShards(js)
 	a.open.Store(true)
 	a.log.Infof("connected to %s (server %s, batched direct get: %v, fast batch publish: %v)", a.serverLabel(), a.version, a.batchGet.Load(), a.streams.batchable)

@@ -164,13 +164,9 @@ func (s *streamSet) existing(ctx context.Context) []bool {
 	return out
 }
 
-// saw marks the shard of an event's subject as having a stream: an event seen
-// on it was stored (or is being), so polls read it without waiting for a list.
-func (s *streamSet) saw(subject string) {
-	k, ok := parseUintDec([]byte(subject[strings.LastIndexByte(subject, '.')+1:]))
-	if !ok || k >= uint64(len(s.slots)) {
-		return
-	}
+// saw marks shard k as having a stream: an event seen on it was stored (or is
+// being), so polls read it without waiting for a list.
+func (s *streamSet) saw(k int) {
 	s.listed.mu.Lock()
 	defer s.listed.mu.Unlock()
 	if s.listed.exists != nil {
