@@ -212,6 +212,18 @@ func checkListenFree(field, listen string) error {
 	return ln.Close()
 }
 
+// serverLogger adapts to nats-server's Logger, which calls Noticef for routine news.
+func (l *logger) serverLogger() serverLog { return serverLog{l} }
+
+type serverLog struct{ l *logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.logf(levelInfo, "server: ", format, v...) }
+func (s serverLog) Warnf(format string, v ...any)   { s.l.logf(levelWarn, "server: ", format, v...) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.logf(levelDebug, "server: ", format, v...) }
+func (s serverLog) Tracef(format string, v ...any)  {}
+
 // fatalRecorder keeps the server's fatal messages (a listener that failed),
 // which nats-server only logs when it runs without signals.
 type fatalRecorder struct {
