@@ -34,10 +34,19 @@ type Bus struct {
 
 // Open parses the config JSON, connects (or starts the embedded server) and
 // returns a ready bus.
-func Open(config []byte) (*Bus, error) {
+func Open(config []byte) (*Bus, error) { return open(config, nil) }
+
+// open is Open, over t when t is not nil (OpenTransport).
+func open(config []byte, t Transport) (*Bus, error) {
 	cfg, err := parseConfig(config)
 	if err != nil {
 		return nil, err
+	}
+	if t != nil {
+		if err := cfg.checkTransport(); err != nil {
+			return nil, err
+		}
+		cfg.transport = t
 	}
 	b := &Bus{
 		cfg:   cfg,

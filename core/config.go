@@ -29,6 +29,7 @@ type busConfig struct {
 	LogLevel        string
 	GroupSession    time.Duration // a group member silent this long is dead
 	StreamsAtInit   bool          // create every shard stream in mesh_init, not on first use
+	transport       Transport     // not from JSON: OpenTransport's; nil: TCP
 }
 
 // EmbeddedConfig configures the in-process server used when URL is empty.
@@ -36,6 +37,7 @@ type embeddedConfig struct {
 	StoreDir string
 	Listen   string // host:port to serve other processes; empty: in-process only
 	Memory   bool
+	WSListen string // host:port to serve WebSocket clients (browsers, the wasm build); empty: none
 }
 
 // AuthConfig holds credentials; they never appear in logs, errors or stats.
@@ -124,9 +126,14 @@ type groupsJSON struct {
 }
 
 type embeddedJSON struct {
-	StoreDir string  `json:"store_dir"`
-	Listen   *string `json:"listen"`
-	Memory   bool    `json:"memory"`
+	StoreDir  string         `json:"store_dir"`
+	Listen    *string        `json:"listen"`
+	Memory    bool           `json:"memory"`
+	Websocket *websocketJSON `json:"websocket"`
+}
+
+type websocketJSON struct {
+	Listen string `json:"listen"`
 }
 
 type authJSON struct {
@@ -176,6 +183,9 @@ func (j *configJSON) config(d busConfig) busConfig {
 	c.URL = deref(j.URL)
 	if j.Embedded != nil {
 		c.Embedded = embeddedConfig{StoreDir: j.Embedded.StoreDir, Listen: deref(j.Embedded.Listen), Memory: j.Embedded.Memory}
+		if ws := j.Embedded.Websocket; ws != nil {
+			c.Embedded.WSListen = ws.Listen
+		}
 	}
 	c.Prefix, c.Shards, c.Replicas = j.Prefix, int(j.Shards), int(j.Replicas)
 	c.DedupWindow = time.Duration(j.DedupWindowMs) * time.Millisecond
@@ -213,7 +223,12 @@ func (j *configJSON) check(embeddedSet bool) error {
 	case j.Embedded != nil && j.Embedded.StoreDir == "":
 		return NewError(CodeInvalidArgument, "embedded.store_dir must not be empty")
 	case j.Embedded != nil && j.Embedded.Listen != nil:
-		if err := checkListen(*j.Embedded.Listen); err != nil {
+		if err := checkListen("embedded.listen", *j.Embedded.Listen); err != nil {
+			return err
+		}
+	}
+	if j.Embedded != nil && j.Embedded.Websocket != nil {
+		if err := checkListen("embedded.websocket.listen", j.Embedded.Websocket.Listen); err != nil {
 			return err
 		}
 	}
@@ -240,15 +255,15 @@ func oneOf(s string, set []string) bool {
 	return false
 }
 
-func checkListen(hp string) error {
+func checkListen(field, hp string) error {
 	host, port, err := net.SplitHostPort(hp)
 	if err != nil {
-		return NewError(CodeInvalidArgument, "embedded.listen must be host:port, got %q", hp)
+		return NewError(CodeInvalidArgument, "%s must be host:port, got %q", field, hp)
 	}
 	if host == "" {
-		return NewError(CodeInvalidArgument, "embedded.listen needs a host (127.0.0.1 for this machine only), got %q", hp)
+		return NewError(CodeInvalidArgument, "%s needs a host (127.0.0.1 for this machine only), got %q", field, hp)
 	}
-	_, err = intField("embedded.listen port", []byte(port), 0, 65535)
+	_, err = intField(field+" port", []byte(port), 0, 65535)
 	return err
 }
 
@@ -296,10 +311,11 @@ func (c *busConfig) validate() error {
 	if c.TLS != (tlsConfig{}) {
 		return NewError(CodeInvalidArgument, "tls is for url servers only")
 	}
-	if c.Embedded.Listen != "" {
-		host, _, _ := net.SplitHostPort(c.Embedded.Listen)
-		if !isLoopback(host) && a.User == "" && a.Token == "" {
-			return NewError(CodeInvalidArgument, "embedded.listen on %q serves other hosts: set auth.user/password or auth.token", host)
+	for _, l := range [...]struct{ field, listen string }{
+		{"embedded.listen", c.Embedded.Listen}, {"embedded.websocket.listen", c.Embedded.WSListen}} {
+		host, _, _ := net.SplitHostPort(l.listen)
+		if l.listen != "" && !isLoopback(host) && a.User == "" && a.Token == "" {
+			return NewError(CodeInvalidArgument, "%s on %q serves other hosts: set auth.user/password or auth.token", l.field, host)
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ func decodeValue(key, name string, tag reflect.StructTag, raw []byte, f reflect.
 		f.SetInt(n)
 		return err
 	case reflect.Struct:
-		return decodeObject(key, name+".", raw, f.Addr().Interface())
+		return decodeObject(name, name+".", raw, f.Addr().Interface())
 	}
 	panic("decodeObject: unsupported field type " + f.Type().String())
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package core
 
 import (
@@ -37,6 +39,7 @@ type embeddedServer struct {
 type embeddedKey struct {
 	Memory          bool
 	Listen          string
+	WSListen        string
 	User, Pass, Tok string
 }
 
@@ -53,7 +56,7 @@ func acquireEmbedded(c *busConfig, log *logger) (*embeddedServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := embeddedKey{Memory: c.Embedded.Memory, Listen: c.Embedded.Listen,
+	want := embeddedKey{Memory: c.Embedded.Memory, Listen: c.Embedded.Listen, WSListen: c.Embedded.WSListen,
 		User: c.Auth.User, Pass: c.Auth.Password, Tok: c.Auth.Token}
 
 	embeddedMu.Lock()
@@ -75,7 +78,7 @@ func acquireEmbedded(c *busConfig, log *logger) (*embeddedServer, error) {
 	if e.cfg != want {
 		embeddedMu.Unlock()
 		return nil, NewError(CodeInvalidArgument,
-			"embedded server on store_dir %q is already running with other settings (memory, listen or auth differ)", dir)
+			"embedded server on store_dir %q is already running with other settings (memory, listen, websocket or auth differ)", dir)
 	}
 	e.refs++
 	embeddedMu.Unlock()
@@ -110,7 +113,10 @@ func (e *embeddedServer) start(c *busConfig, log *logger) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := checkListenFree(e.cfg.Listen); err != nil {
+	if err := checkListenFree("embedded.listen", e.cfg.Listen); err != nil {
+		return err
+	}
+	if err := checkListenFree("embedded.websocket.listen", e.cfg.WSListen); err != nil {
 		return err
 	}
 	srv, err := server.NewServer(e.options(storeDir, c.LogLevel == "off"))
@@ -180,21 +186,43 @@ func (e *embeddedServer) options(storeDir string, noLog bool) *server.Options {
 			opts.Port = server.RANDOM_PORT
 		}
 	}
+	if k.WSListen != "" {
+		// TLS, where wanted, is a proxy's job in front of a loopback
+		// listener; one on another host needs auth (validate).
+		host, port, _ := net.SplitHostPort(k.WSListen)
+		opts.Websocket.Host, opts.Websocket.NoTLS = host, true
+		opts.Websocket.Port, _ = strconv.Atoi(port)
+		if opts.Websocket.Port == 0 {
+			opts.Websocket.Port = server.RANDOM_PORT
+		}
+	}
 	return opts
 }
 
 // checkListenFree fails at once on an address another socket holds; the
 // server itself would only log it and never become ready.
-func checkListenFree(listen string) error {
+func checkListenFree(field, listen string) error {
 	if listen == "" {
 		return nil
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return wrapError(CodeConnection, err, "embedded.listen %s", listen)
+		return wrapError(CodeConnection, err, "%s %s", field, listen)
 	}
 	return ln.Close()
 }
+
+// serverLogger adapts to nats-server's Logger, which calls Noticef for routine news.
+func (l *logger) serverLogger() serverLog { return serverLog{l} }
+
+type serverLog struct{ l *logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.logf(levelInfo, "server: ", format, v...) }
+func (s serverLog) Warnf(format string, v ...any)   { s.l.logf(levelWarn, "server: ", format, v...) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.logf(levelDebug, "server: ", format, v...) }
+func (s serverLog) Tracef(format string, v ...any)  {}
 
 // fatalRecorder keeps the server's fatal messages (a listener that failed),
 // which nats-server only logs when it runs without signals.
@@ -240,6 +268,15 @@ func (e *embeddedServer) clientURL() string {
 		return "embedded (in-process)"
 	}
 	return e.srv.ClientURL()
+}
+
+// websocketURL is where WebSocket clients reach the server; empty when it
+// serves none.
+func (e *embeddedServer) websocketURL() string {
+	if e.cfg.WSListen == "" {
+		return ""
+	}
+	return e.srv.WebsocketURL()
 }
 
 func (e *embeddedServer) release() {

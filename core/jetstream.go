@@ -164,6 +164,9 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		}
 		opts = append(opts, o)
 	}
+	if c.transport != nil {
+		opts = append(opts, c.transportOptions()...)
+	}
 	return opts, nil
 }
 

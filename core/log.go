@@ -45,18 +45,6 @@ func (l *logger) Errorf(format string, args ...any) { l.logf(levelError, "error:
 func (l *logger) Warnf(format string, args ...any)  { l.logf(levelWarn, "warn: ", format, args...) }
 func (l *logger) Infof(format string, args ...any)  { l.logf(levelInfo, "", format, args...) }
 
-// serverLogger adapts to nats-server's Logger, which calls Noticef for routine news.
-func (l *logger) serverLogger() serverLog { return serverLog{l} }
-
-type serverLog struct{ l *logger }
-
-func (s serverLog) Noticef(format string, v ...any) { s.l.logf(levelInfo, "server: ", format, v...) }
-func (s serverLog) Warnf(format string, v ...any)   { s.l.logf(levelWarn, "server: ", format, v...) }
-func (s serverLog) Fatalf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
-func (s serverLog) Errorf(format string, v ...any)  { s.l.logf(levelError, "server: ", format, v...) }
-func (s serverLog) Debugf(format string, v ...any)  { s.l.logf(levelDebug, "server: ", format, v...) }
-func (s serverLog) Tracef(format string, v ...any)  {}
-
 // recoverLog keeps a panic in a library goroutine from killing the host process.
 func recoverLog(l *logger, where string) {
 	if r := recover(); r != nil {

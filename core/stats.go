@@ -71,6 +71,10 @@ func (b *Bus) Stats() ([]byte, error) {
 	out = appendJSONString(out, b.js.version)
 	out = append(out, `,"batched_reads":`...)
 	out = strconv.AppendBool(out, b.js.batchGet.Load())
+	if ws := b.js.websocketURL(); ws != "" {
+		out = append(out, `,"websocket_url":`...)
+		out = appendJSONString(out, ws)
+	}
 	out = append(out, `},"healthy":`...)
 	out = strconv.AppendBool(out, b.js.healthy())
 	out = b.groups.appendStats(out)

@@ -90,6 +90,11 @@ export interface EmbeddedConfig {
   listen?: string | null;
   /** Memory storage: fast, not durable. */
   memory?: boolean;
+  /**
+   * Also serve WebSocket clients (browsers, bindings/wasm) on `listen`, host:port
+   * (loopback unless auth is set; port 0 picks one: `Stats.server.websocket_url`).
+   */
+  websocket?: { listen: string } | null;
 }
 
 /**
@@ -333,7 +338,7 @@ export interface Stats {
   prefix: string;
   embedded: boolean;
   /** `url` has any credentials redacted. */
-  server: { url: string; version: string; batched_reads: boolean };
+  server: { url: string; version: string; batched_reads: boolean; websocket_url?: string };
   healthy: boolean;
   /** The consumer groups this handle polled, by name; absent when none. */
   groups?: GroupStats[];
