@@ -25,7 +25,7 @@ $(BENCH_BIN)/natsc_pub: bench/c/natsc_pub.c bench/c/common.h $(NATSC_HEADER)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lnats
 
-$(BENCH_BIN)/%: bench/c/%.c bench/c/common.h include/netmesh.h $(BUILD)/libnetmesh.so
+$(BENCH_BIN)/%: bench/c/%.c bench/c/common.h bench/c/mesh.h include/netmesh.h $(BUILD)/libnetmesh.so
 	@mkdir -p $(@D)
 	$(CC) $(MESH_CFLAGS) -o $@ $< $(MESH_LDLIBS)
 
