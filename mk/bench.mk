@@ -59,4 +59,20 @@ bench-shards: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/sweep
 	  -json $(BENCH_BIN)/shards$(BENCH_SUFFIX).json -chart $(BENCH_BIN)/shards-chart$(BENCH_SUFFIX).json $(BENCH_FLAGS)
 	$(BENCH_BIN)/chart -o docs/bench/shards$(BENCH_SUFFIX).svg $(BENCH_BIN)/shards-chart$(BENCH_SUFFIX).json
 
+# Every program of both benchmarks at 1000 events, one run, and the chart tool,
+# so that the harness keeps working (about 15 s; no figure is checked).
+.PHONY: bench-smoke
+bench-smoke: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/mesh_peer $(BENCH_BIN)/natsc_pub $(BENCH_BIN)/sweep $(NODE_STAMP) $(BENCH_NODE_STAMP)
+	$(BENCH_BIN)/peers -server $(BENCH_SERVER) -bin $(BENCH_BIN) -node $(NODE) -python $(PYTHON) \
+	  -events 1000 -walk 200 -runs 1 -empty-seconds 0.1 -data $(BENCH_BIN)/smoke-data \
+	  -json $(BENCH_BIN)/smoke-peers.json -chart $(BENCH_BIN)/smoke-peers-chart.json >/dev/null
+	$(BENCH_BIN)/shards -server $(BENCH_SERVER) -bin $(BENCH_BIN) -events 1000 -runs 1 -shards 1,16,64 \
+	  -empty-seconds 0.1 -data $(BENCH_BIN)/smoke-data \
+	  -json $(BENCH_BIN)/smoke-shards.json -chart $(BENCH_BIN)/smoke-shards-chart.json >/dev/null
+	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-peers.svg $(BENCH_BIN)/smoke-peers-chart.json
+	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-shards.svg $(BENCH_BIN)/smoke-shards-chart.json
+	rm -rf $(BENCH_BIN)/smoke-data
+	@echo "bench-smoke: every benchmark program ran"
+
 BENCH_TARGETS += bench-peers bench-shards
+TEST_TARGETS  += bench-smoke
