@@ -5,8 +5,11 @@
  *
  *   natsc_pub URL STREAM EVENTS_FILE [msgid]
  *
- * With "msgid", every message carries a Nats-Msg-Id (what netmesh always
- * sends, for its deduplication). Prints {"count":N,"seconds":S}.
+ * At most 4000 publishes are in flight (nats.go's default; nats.c has no limit
+ * by default, and a 2.11 server answers a flood of 100k with 429 "too many
+ * requests"); a full window waits for room, up to a minute. With "msgid",
+ * every message carries a Nats-Msg-Id (what netmesh always sends, for its
+ * deduplication). Prints {"count":N,"seconds":S}.
  */
 #include "common.h"
 
@@ -36,6 +39,8 @@ int main(int argc, char **argv) {
   check(natsConnection_ConnectTo(&nc, url), "connect");
   check(jsOptions_Init(&jo), "jsOptions_Init");
   jo.PublishAsync.ErrHandler = on_error;
+  jo.PublishAsync.MaxPending = 4000;
+  jo.PublishAsync.StallWait = 60000; /* the default 200 ms fails publishes on a busy machine */
   check(natsConnection_JetStream(&js, nc, &jo), "JetStream");
 
   char subject[200];

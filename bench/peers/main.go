@@ -296,7 +296,7 @@ func chartSpec(c config, version string, ms []*measure, byKey map[string]*measur
 	}
 	return map[string]any{
 		"title":    "netmesh beside the plain NATS clients (make bench-peers)",
-		"subtitle": fmt.Sprintf("nats-server %s, file storage, loopback; median of %d runs; ratio to the row named after the x", version, c.runs),
+		"subtitle": fmt.Sprintf("nats-server %s, file storage, loopback; median of %d runs; each ratio is to the row whose key follows it (natsc: nats.c, ordered: ordered consumer, empty_go*: Go)", version, c.runs),
 		"panels":   panels,
 	}
 }

@@ -228,7 +228,11 @@ func chartSpec(rows []*row, version string, events, runs int) map[string]any {
 	add := func(key, title, unit string) {
 		var bars []map[string]any
 		for _, rw := range rows {
-			bars = append(bars, map[string]any{"label": fmt.Sprintf("%d shards", rw.Shards),
+			label := fmt.Sprintf("%d shards", rw.Shards)
+			if rw.Shards == 1 {
+				label = "1 shard"
+			}
+			bars = append(bars, map[string]any{"label": label,
 				"value": rw.Median[key], "group": "netmesh"})
 		}
 		panels = append(panels, map[string]any{"title": title, "unit": unit, "bars": bars})

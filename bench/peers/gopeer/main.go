@@ -3,7 +3,7 @@
 // (core.Bus.Poll) polling at the end of a bus, for the C/Go ratio. Setup is
 // not timed. The last line printed is {"count":N,"seconds":S}.
 //
-//	gopeer pub       URL STREAM EVENTS_FILE   PublishAsync per event, then PublishAsyncComplete
+//	gopeer pub       URL STREAM EVENTS_FILE   PublishAsync per event (4000 in flight), then PublishAsyncComplete
 //	gopeer directget URL STREAM N             Stream.GetMsg (a direct get) for sequences 1..N
 //	gopeer ordered   URL STREAM N             an ordered consumer, Fetch(1000) until N are read
 //	gopeer emptypoll URL PREFIX SHARDS SECONDS
@@ -106,7 +106,9 @@ func publish(url, stream, path string) (int64, float64, error) {
 	}
 	start := time.Now()
 	for _, ev := range events {
-		if _, err := js.PublishAsync(subject, ev); err != nil {
+		// A full window (4000, the default) waits for room: the default
+		// stall wait of 200 ms fails publishes on a busy machine.
+		if _, err := js.PublishAsync(subject, ev, jetstream.WithStallWait(time.Minute)); err != nil {
 			return 0, 0, err
 		}
 	}
