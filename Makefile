@@ -15,7 +15,7 @@ TEST_TARGETS := vet core-test fuzz
 DEMO_TARGETS := demo-go
 BENCH_TARGETS := bench-core
 
-include mk/tools.mk mk/c.mk mk/bindings.mk mk/soak.mk mk/group.mk mk/cli.mk mk/dist.mk mk/wasm.mk
+include mk/tools.mk mk/c.mk mk/bindings.mk mk/soak.mk mk/group.mk mk/cli.mk mk/dist.mk mk/wasm.mk mk/bench.mk
 
 # gofmt, go vet and staticcheck over every Go package.
 vet: $(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION)
