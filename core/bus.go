@@ -8,7 +8,7 @@ import (
 
 // Version is the library version; ABIVersion is NETMESH_ABI_VERSION.
 const (
-	Version    = "0.2.0"
+	Version    = "0.3.0"
 	ABIVersion = 1
 )
 

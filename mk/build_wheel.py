@@ -1,6 +1,6 @@
 """Build the netmesh wheel with the standard library only (`make dist`, mk/dist.mk).
 
-    python3 mk/build_wheel.py --version 0.2.0 --library build/libnetmesh.so \
+    python3 mk/build_wheel.py --version 0.3.0 --library build/libnetmesh.so \
         --source bindings/python --platform linux_x86_64 --out dist
 
 A wheel is a zip: the package's files (netmesh/*.py, py.typed, and the library as

@@ -1,6 +1,6 @@
 """Check that every checked-in copy of the version is core.Version (`make version-check`).
 
-    python3 mk/check_versions.py 0.2.0
+    python3 mk/check_versions.py 0.3.0
 
 core.Version in core/bus.go is the one source (make reads it with sed, mk/c.mk).
 The package files keep a copy because pip and npm read them from the checkout
@@ -8,6 +8,7 @@ too; this check fails when one differs:
 
 - bindings/python/pyproject.toml: [project] version; netmesh/__init__.py: __version__;
 - bindings/node/package.json: version; package-lock.json: its two copies of it;
+- bindings/wasm/package.json and package-lock.json, the same;
 - the system library name the bindings try, libnetmesh.so.<major>
   (SONAME in bindings/python/netmesh/_lib.py and bindings/node/index.js).
 """
@@ -35,6 +36,8 @@ def main() -> int:
     root = Path(__file__).resolve().parent.parent
     node = root / "bindings/node"
     lock = json.loads((node / "package-lock.json").read_text(encoding="utf-8"))
+    wasm = root / "bindings/wasm"
+    wasm_lock = json.loads((wasm / "package-lock.json").read_text(encoding="utf-8"))
     checks: List[Tuple[str, object, str]] = [
         ("bindings/python/pyproject.toml version",
          first(r'^version\s*=\s*"([^"]*)"', root / "bindings/python/pyproject.toml"), version),
@@ -46,6 +49,11 @@ def main() -> int:
         ("bindings/node/package-lock.json version", lock.get("version"), version),
         ('bindings/node/package-lock.json packages[""].version',
          lock.get("packages", {}).get("", {}).get("version"), version),
+        ("bindings/wasm/package.json version",
+         json.loads((wasm / "package.json").read_text(encoding="utf-8")).get("version"), version),
+        ("bindings/wasm/package-lock.json version", wasm_lock.get("version"), version),
+        ('bindings/wasm/package-lock.json packages[""].version',
+         wasm_lock.get("packages", {}).get("", {}).get("version"), version),
         ("bindings/python/netmesh/_lib.py SONAME",
          first(r'^SONAME\s*=\s*"([^"]*)"', root / "bindings/python/netmesh/_lib.py"), soname),
         ("bindings/node/index.js SONAME",

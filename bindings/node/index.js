@@ -254,7 +254,7 @@ function ready() {
   return n.checked;
 }
 
-/** The library's version string and ABI version, e.g. `{ version: '0.2.0', abi: 1 }`. */
+/** The library's version string and ABI version, e.g. `{ version: '0.3.0', abi: 1 }`. */
 async function libraryVersion() {
   const n = await ready();
   return { version: await callAsync(n.fns.version), abi: await callAsync(n.fns.abiVersion) };

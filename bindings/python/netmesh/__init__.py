@@ -70,9 +70,9 @@ __all__ = [
     "library_version",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def library_version() -> Tuple[str, int]:
-    """The loaded library's version string and ABI version, e.g. ``("0.2.0", 1)``."""
+    """The loaded library's version string and ABI version, e.g. ``("0.3.0", 1)``."""
     return library().version()
