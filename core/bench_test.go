@@ -770,7 +770,7 @@ func BenchmarkEncodePoll(b *testing.B) {
 	b.ResetTimer()
 	var out []byte
 	for i := 0; i < b.N; i++ {
-		out = res.encode(pos)
+		out = res.encodeWith(appendCursor(nil, pos), nil)
 	}
 	benchReportEvents(b, b.N*res.events)
 	if n := bytes.Count(out, benchEventMark); n != benchBatch {

@@ -494,11 +494,6 @@ func (b *Bus) settle(pos *cursorPos, accs []*shardAcc, req pollRequest, rot int)
 	return res, nil
 }
 
-// encode writes the poll response of a cursor poll.
-func (r *pollResult) encode(pos cursorPos) []byte {
-	return r.encodeWith(appendCursor(nil, pos), nil)
-}
-
 // encodeWith writes the poll response with cursor (quoted JSON) as next_cursor,
 // and for a group poll the shards assigned (nil: no such field).
 func (r *pollResult) encodeWith(cursor []byte, assigned []int) []byte {
