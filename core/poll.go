@@ -343,7 +343,7 @@ func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot, chunk int) []in
 
 // minChunk is the fewest events a poll asks of a shard known to hold them (or
 // the limit, if smaller): one request per event would cost more than it reads.
-const minChunk = 64
+const minChunk = 256
 
 // newShardAcc starts a shard's read after the cursor's position.
 func newShardAcc(shard int, after uint64, skipCorrupt bool) *shardAcc {
