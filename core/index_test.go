@@ -173,7 +173,9 @@ func TestManyShardsPollInChunks(t *testing.T) {
 	if got != 256*40 {
 		t.Fatalf("read %d events, want %d", got, 256*40)
 	}
-	if sent := b.js.reads.sent.Load() - before; sent > 2*256*40/minChunk+256 {
+	// Each later poll asks the ~28 shards that fill it, and the last one asks
+	// every shard to prove its end: an even share would ask all 256 each time.
+	if sent := b.js.reads.sent.Load() - before; sent > 3*256 {
 		t.Fatalf("reading %d events sent %d requests", len(evs), sent)
 	}
 }
