@@ -59,6 +59,7 @@ type pubBatch struct {
 	wantRoom bool       // the sender waits for the window to drain
 	rounds   int        // send rounds so far
 	fast     *fastState // nil: every message goes per message
+	seen     func(shard int, seq uint64)
 	// progress wakes the waiting caller only when it can move on (nothing in
 	// flight, or room in the window): from a C thread every wake is an OS
 	// thread switch, so it must not come with every ack.
@@ -157,7 +158,8 @@ func (b *pubBatch) stamp(c *shardClock, buf []byte, maxPayload, nonceHexLen int)
 // publisher is what a publish in flight needs of the connection.
 type publisher struct {
 	nc          *nats.Conn
-	tickSubj    string // <prefix>.tick
+	tickSubj    string                      // <prefix>.tick
+	seen        func(shard int, seq uint64) // told each stored sequence acknowledged
 	subjects    []string
 	streams     *streamSet
 	acks        *ackRouter
@@ -217,6 +219,7 @@ func (p *publisher) run(ctx context.Context, b *pubBatch, clock *shardClock) err
 			recBufPool.Put(bufp)
 		}
 	}()
+	b.seen = p.seen
 	p.acks.register(b)
 	defer p.acks.unregister(b)
 	clock.mu.Lock()
@@ -554,6 +557,9 @@ func (b *pubBatch) stored(idx int, seq uint64, dup bool) {
 	}
 	if b.seqs != nil {
 		b.seqs[idx] = seq
+	}
+	if seq > 0 && b.seen != nil {
+		b.seen(int(b.msgs[idx].shard), seq)
 	}
 	b.done++
 }

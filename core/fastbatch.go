@@ -223,6 +223,9 @@ func (b *pubBatch) onFast(k int, m *nats.Msg, streams *streamSet) {
 		}
 		b.confirmFast(k, r.count)
 		b.endFast(k)
+		if r.seq > 0 && b.seen != nil {
+			b.seen(k, r.seq)
+		}
 	}
 	b.lastAck = time.Now()
 	wake := b.inflight == 0 || (b.wantRoom && b.inflight <= publishWindow/2)

@@ -384,6 +384,16 @@ func (x *shardIndex) learn(k int, p indexPlan, i int, from, last uint64, pending
 	}
 }
 
+// learnEnd takes a sequence this handle's publish stored on shard k: the
+// shard ends at or after it (a poll after its own publishes knows where to read).
+func (x *shardIndex) learnEnd(k int, seq uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if k < len(x.end) && (!x.endKnown[k] || seq > x.end[k]) {
+		x.end[k], x.endKnown[k] = max(x.end[k], seq), true
+	}
+}
+
 // changes returns a channel closed at the next mark.
 func (x *shardIndex) changes() <-chan struct{} {
 	x.mu.Lock()

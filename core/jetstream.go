@@ -94,7 +94,7 @@ func (a *adapter) connect() error {
 		return err
 	}
 	nonce := randomNonce()
-	a.pub = publisher{nc: nc, tickSubj: a.cfg.Prefix + ".tick", subjects: a.subjects, streams: a.streams, acks: &a.acks,
+	a.pub = publisher{nc: nc, tickSubj: a.cfg.Prefix + ".tick", seen: a.index.learnEnd, subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
 	a.index.init(nc, a.log, a.cfg.Prefix, a.pub.tickSubj, inbox+".s", a.cfg.Shards, nc.ConnectedClusterName() != "", a.streams.saw)
 	a.warnExtraShards(js)

@@ -254,8 +254,8 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 		}
 	}
 	asked := make([]bool, len(accs))
-	rot, chunk := rotation(accs, pos, req.limit)
-	quota := shareQuota(accs, ahead, req.limit, rot, chunk)
+	rot := rotation(accs, pos, req.limit)
+	quota := shareQuota(accs, ahead, req.limit, rot)
 	for round := 0; round < 8 && quota != nil; round++ {
 		reads := b.roundReads(accs, quota)
 		if len(reads) == 0 {
@@ -269,7 +269,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 		}
 		quota = nil
 		if left := leftAfter(accs, ahead, asked, req.limit, b.cfg.MaxRequestBytes); left > 0 {
-			quota = shareQuota(accs, ahead, left, rot, chunk)
+			quota = shareQuota(accs, ahead, left, rot)
 		}
 	}
 	for i, acc := range accs {
@@ -281,24 +281,22 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 }
 
 // rotation is where a poll starts sharing the limit: the sum of the cursor's
-// positions, counted in chunks, so each consumer's successive polls move on
+// positions, counted in limits, so each consumer's successive polls move on
 // through the shards even when several consumers share a bus.
-func rotation(accs []*shardAcc, pos *cursorPos, limit int) (rot, chunk int) {
+func rotation(accs []*shardAcc, pos *cursorPos, limit int) int {
 	var sum uint64
 	for _, acc := range accs {
 		sum += pos.seq[acc.shard]
 	}
-	share := (limit + max(len(accs), 1) - 1) / max(len(accs), 1)
-	chunk = max(share, min(limit, minChunk))
-	return int((sum / uint64(chunk)) % uint64(max(len(accs), 1))), chunk
+	return int((sum / uint64(limit)) % uint64(max(len(accs), 1)))
 }
 
 // shareQuota shares what is left of the limit for one round. Shards of
-// unknown content (ahead -1) get an even share. Shards expected to hold events get what
-// they hold, up to a chunk, from the rotation point on until the limit is
-// covered: a poll over many shards asks few of them for many events each.
+// unknown content (ahead -1) get an even share. Shards expected to hold events
+// get what they hold, from the rotation point on until the limit is covered:
+// a poll asks as few shards as it can, each for as many events as it can.
 // Shards known to hold nothing get none.
-func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot, chunk int) []int {
+func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot int) []int {
 	quota := make([]int, len(accs))
 	unknown, open := 0, 0
 	for i, acc := range accs {
@@ -321,7 +319,7 @@ func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot, chunk int) []in
 		case ahead[i] == -1:
 			quota[i] = share
 		case ahead[i] > 0 && budget > 0:
-			quota[i] = int(min(ahead[i], int64(min(chunk, budget))))
+			quota[i] = int(min(ahead[i], int64(budget)))
 			budget -= quota[i]
 		}
 		any = any || quota[i] > 0
@@ -340,10 +338,6 @@ func shareQuota(accs []*shardAcc, ahead []int64, remaining, rot, chunk int) []in
 	}
 	return quota
 }
-
-// minChunk is the fewest events a poll asks of a shard known to hold them (or
-// the limit, if smaller): one request per event would cost more than it reads.
-const minChunk = 256
 
 // newShardAcc starts a shard's read after the cursor's position.
 func newShardAcc(shard int, after uint64, skipCorrupt bool) *shardAcc {
