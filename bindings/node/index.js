@@ -303,6 +303,33 @@ function request(fields, head = '') {
   return `{${out}}`;
 }
 
+// encodeEventArray is the events as one JSON array. An array of plain values
+// goes through one JSON.stringify; anything else (RawEvent, a typed array, a
+// value JSON.stringify would turn into null, a toJSON method, another iterable,
+// an error to report by index) goes event by event.
+function encodeEventArray(events) {
+  if (Array.isArray(events)) {
+    let plain = true;
+    for (const e of events) {
+      const t = typeof e;
+      if (t === 'undefined' || t === 'function' || t === 'symbol' || t === 'bigint' ||
+          (t === 'object' && e !== null && (e instanceof RawEvent || ArrayBuffer.isView(e) ||
+            e instanceof ArrayBuffer || typeof e.toJSON === 'function'))) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) {
+      try {
+        return JSON.stringify(events);
+      } catch {
+        // a cycle or a BigInt inside: the slow path names the event
+      }
+    }
+  }
+  return `[${encodeEvents(events).join(',')}]`;
+}
+
 function encodeEvents(events) {
   if (typeof events === 'string' || events instanceof String || ArrayBuffer.isView(events) ||
       events instanceof ArrayBuffer || events === null || events === undefined ||
@@ -415,14 +442,14 @@ class Bus {
    * `events` is an array or other iterable of JSON values (RawEvent for pre-encoded JSON).
    */
   async publish(events, opts) {
-    const parts = encodeEvents(events);
+    const array = encodeEventArray(events);
     const o = checkOptions('publish', opts, PUBLISH_OPTIONS);
     const text = request([
       ['shard', intField, o.shard],
       ['batch_id', strField, o.batchId],
       ['timeout_ms', intField, o.timeoutMs],
       ['acks', boolField, o.acks],
-    ], `"events":[${parts.join(',')}]`);
+    ], `"events":${array}`);
     const resp = await this._request(this._n.fns.publish, text);
     const result = { published: resp.published, duplicates: resp.duplicates };
     if (resp.acks) result.acks = resp.acks;

@@ -59,6 +59,9 @@ test('events that are not JSON', async (t) => {
   await assert.rejects(bus.publish([Buffer.from('{"a":1}')]), /events\[0\].*RawEvent/);
   const cyclic = {}; cyclic.self = cyclic;
   await assert.rejects(bus.publish([cyclic]), /events\[0\].*circular/i);
+  // Nested, and behind toJSON: a whole-array encoding must still name the event.
+  await assert.rejects(bus.publish([1, { a: [2n] }]), /events\[1\].*BigInt/);
+  await assert.rejects(bus.publish([1, 2, { toJSON: () => undefined }]), /events\[2\]/);
   function* failing() { yield 1; throw new RangeError('generator broke'); }
   await assert.rejects(bus.publish(failing()), /generator broke/);
   assert.equal(await libraryErrors(bus), 0);
