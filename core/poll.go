@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -359,6 +360,9 @@ func (b *Bus) roundReads(accs []*shardAcc, quota []int) []*shardRead {
 	var reads []*shardRead
 	for i, acc := range accs {
 		if quota[i] > 0 && !acc.stopped {
+			// Room for what is asked (and a no_hdr batch's peek), so the
+			// entries grow once.
+			acc.entries = slices.Grow(acc.entries, quota[i]+1)
 			reads = append(reads, &shardRead{acc: acc, want: quota[i], mode: mode})
 		}
 	}
