@@ -51,6 +51,9 @@ func TestIdlePollAsksNoShard(t *testing.T) {
 		t.Fatalf("read %d events", len(evs))
 	}
 	cursor = quietPoll(t, b, cursor)
+	b.js.index.mu.Lock()
+	b.js.index.revalid = time.Now() // no periodic revalidation inside the loop, however slow the machine
+	b.js.index.mu.Unlock()
 	before := b.js.reads.sent.Load()
 	for i := 0; i < 20; i++ {
 		if r := poll(t, b, pollReq(1000, cursor, "")); len(r.Events) != 0 || r.HasMore || r.NextCursor != cursor {
