@@ -22,6 +22,13 @@ $(WASM): $(WASM_GO_SRC)
 $(WASM_EXEC): $(WASM)
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $@
 
+# The code the wasm binding shares with the Node one, as an ES module: the one
+# source is bindings/node/requests.js (CommonJS).
+WASM_SHARED := $(WASM_DIR)/requests.js
+$(WASM_SHARED): bindings/node/requests.js
+	sed 's/^module\.exports = {$$/export {/' $< >$@
+	@grep -q '^export {$$' $@ || { echo "$<: no 'module.exports = {' line"; rm -f $@; exit 1; }
+
 $(WASM_STAMP): $(WASM_DIR)/package.json $(WASM_DIR)/package-lock.json
 	cd $(WASM_DIR) && $(NPM) ci --no-audit --no-fund
 	touch $@
@@ -32,7 +39,7 @@ $(MESHCALL): tests/wasm/meshcall.c include/netmesh.h $(BUILD)/libnetmesh.so
 
 .PHONY: wasm wasm-vet wasm-test bench-wasm demo-browser chromium
 
-wasm: $(WASM) $(WASM_EXEC)
+wasm: $(WASM) $(WASM_EXEC) $(WASM_SHARED)
 	@echo "$(WASM): $$(wc -c <$(WASM)) bytes, $$(gzip -9 -c $(WASM) | wc -c) gzipped"
 
 # go vet of the js build (its tests are native only: they start servers) and

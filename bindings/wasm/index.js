@@ -10,73 +10,12 @@
  * (docs/reference.md). Types and documentation: index.d.ts.
  */
 
-// Every status the library returns, by value (docs/reference.md, "Errors").
-const CODES = Object.freeze({
-  [0]: 'ok',
-  [-1]: 'invalid_argument',
-  [-2]: 'invalid_handle',
-  [-3]: 'connection',
-  [-4]: 'transient',
-  [-5]: 'fatal',
-  [-6]: 'too_large',
-  [-7]: 'shutdown',
-  [-99]: 'internal',
-});
+import {
+  CODES, MeshError, RawEvent, describe, intField, strField, boolField, checkOptions, request,
+  encodeEventArray, POLL_OPTIONS, CONSUME_OPTIONS, PUBLISH_OPTIONS, COMMIT_OPTIONS, pollRequest,
+} from './requests.js';
 
-/**
- * Every failure reported by the library: `code` is the library's code string,
- * `retryable` is true for `transient` only.
- */
-export class MeshError extends Error {
-  constructor(message, code, retryable = code === 'transient', status = null) {
-    super(message);
-    this.name = 'MeshError';
-    this.code = code;
-    this.retryable = retryable;
-    this.status = status;
-  }
-
-  /** Builds the error for a failed call from its status and error object text. */
-  static fromResponse(status, text) {
-    let code = CODES[status] || `unknown(${status})`;
-    let message = code;
-    let retryable;
-    if (text) {
-      try {
-        const err = JSON.parse(text).error;
-        code = String(err.code);
-        message = String(err.message);
-        retryable = Boolean(err.retryable);
-      } catch {
-        message = text;
-      }
-    }
-    return new MeshError(message, code, retryable === undefined ? code === 'transient' : retryable, status);
-  }
-}
-
-/**
- * An event given as JSON text, stored byte for byte as given. The text must be
- * exactly one JSON value (checked with JSON.parse).
- */
-export class RawEvent {
-  constructor(text) {
-    if (text instanceof Uint8Array) {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(text);
-    } else if (typeof text !== 'string') {
-      throw new TypeError(`RawEvent needs JSON text (string or Uint8Array), got ${describe(text)}`);
-    }
-    text = text.trim();
-    JSON.parse(text);
-    this.text = text;
-  }
-}
-
-function describe(value) {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value === 'object' ? (value.constructor && value.constructor.name) || 'object' : typeof value;
-}
+export { MeshError, RawEvent };
 
 // ---------------------------------------------------------------------------
 // The Go runtime: one instance per realm, shared by every Bus.
@@ -152,99 +91,7 @@ async function settle(promise) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Argument checks: the binding checks JavaScript types (TypeError); core checks
-// values (ranges, formats) and answers MeshError('invalid_argument').
-
-function intField(name, value) {
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number' && Number.isInteger(value)) return JSON.stringify(value);
-  throw new TypeError(`${name} must be an integer (number or bigint), got ${describe(value)}${typeof value === 'number' ? ` ${value}` : ''}`);
-}
-
-function strField(name, value) {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describe(value)}`);
-  return JSON.stringify(value);
-}
-
-function boolField(name, value) {
-  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
-  return value ? 'true' : 'false';
-}
-
-function checkOptions(name, opts, allowed) {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new TypeError(`${name} options must be an object, got ${describe(opts)}`);
-  }
-  for (const key of Object.keys(opts)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(`unknown ${name} option ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  return opts;
-}
-
-function request(fields, head = '') {
-  let out = head;
-  for (const [key, encode, value] of fields) {
-    if (value === undefined || value === null) continue;
-    out += `${out ? ',' : ''}"${key}":${encode(key, value)}`;
-  }
-  return `{${out}}`;
-}
-
-function encodeEvents(events) {
-  if (typeof events === 'string' || events instanceof String || ArrayBuffer.isView(events) ||
-      events instanceof ArrayBuffer || events === null || events === undefined ||
-      typeof events[Symbol.iterator] !== 'function') {
-    throw new TypeError(`events must be an array (or other iterable) of events, got ${describe(events)}; ` +
-      'wrap one event in an array, and use RawEvent for pre-encoded JSON');
-  }
-  const parts = [];
-  let i = 0;
-  for (const event of events) {
-    if (event instanceof RawEvent) {
-      parts.push(event.text);
-    } else if (ArrayBuffer.isView(event) || event instanceof ArrayBuffer) {
-      throw new TypeError(`events[${i}] is a ${describe(event)}; use new RawEvent(...) for pre-encoded JSON`);
-    } else {
-      let text;
-      try {
-        text = JSON.stringify(event);
-      } catch (err) {
-        throw new TypeError(`events[${i}]: ${err.message}`);
-      }
-      if (text === undefined) throw new TypeError(`events[${i}] (${describe(event)}) is not JSON-serialisable`);
-      parts.push(text);
-    }
-    i++;
-  }
-  return parts;
-}
-
-const READ_OPTIONS = ['limit', 'cursor', 'shard', 'waitMs', 'start', 'skipCorrupt', 'timeoutMs', 'group', 'member'];
-const POLL_OPTIONS = [...READ_OPTIONS, 'autoCommit'];
-const CONSUME_OPTIONS = [...READ_OPTIONS, 'stopAtEnd', 'signal'];
-const PUBLISH_OPTIONS = ['shard', 'batchId', 'timeoutMs', 'acks'];
-const COMMIT_OPTIONS = ['group', 'timeoutMs'];
 const OPEN_OPTIONS = ['WebSocket', 'wasm'];
-
-function pollRequest(opts) {
-  const o = checkOptions('poll', opts, [...POLL_OPTIONS, 'stopAtEnd', 'signal']);
-  return request([
-    ['limit', intField, o.limit === undefined ? 100 : o.limit],
-    ['cursor', strField, o.cursor],
-    ['shard', intField, o.shard],
-    ['wait_ms', intField, o.waitMs],
-    ['start', strField, o.start],
-    ['skip_corrupt', boolField, o.skipCorrupt],
-    ['timeout_ms', intField, o.timeoutMs],
-    ['group', strField, o.group],
-    ['member', strField, o.member],
-    ['auto_commit', boolField, o.autoCommit],
-  ]);
-}
 
 // ---------------------------------------------------------------------------
 
@@ -297,14 +144,14 @@ export class Bus {
 
   /** Stores a batch of events and resolves once every one is acknowledged. */
   async publish(events, opts) {
-    const parts = encodeEvents(events);
+    const array = encodeEventArray(events);
     const o = checkOptions('publish', opts, PUBLISH_OPTIONS);
     const text = request([
       ['shard', intField, o.shard],
       ['batch_id', strField, o.batchId],
       ['timeout_ms', intField, o.timeoutMs],
       ['acks', boolField, o.acks],
-    ], `"events":[${parts.join(',')}]`);
+    ], `"events":${array}`);
     const resp = await this._request('publish', text);
     const result = { published: resp.published, duplicates: resp.duplicates };
     if (resp.acks) result.acks = resp.acks;

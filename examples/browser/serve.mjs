@@ -36,6 +36,7 @@ const files = {
   '/examples/browser/index.html': 'text/html; charset=utf-8',
   '/examples/browser/app.js': 'text/javascript; charset=utf-8',
   '/bindings/wasm/index.js': 'text/javascript; charset=utf-8',
+  '/bindings/wasm/requests.js': 'text/javascript; charset=utf-8',
   '/build/wasm_exec.js': 'text/javascript; charset=utf-8',
   '/build/netmesh.wasm': 'application/wasm',
 };

@@ -73,6 +73,8 @@ test('RawEvent checks its text', () => {
     assert.throws(() => new RawEvent(bad), SyntaxError, bad);
   }
   assert.throws(() => new RawEvent(123), TypeError);
+  assert.throws(() => new RawEvent(Buffer.from([0x22, 0xff, 0x22])), TypeError); // not UTF-8: never altered
+  assert.equal(new RawEvent(Buffer.from(' {"a": 1} ')).text, '{"a": 1}');
   assert.throws(() => new RawEvent({ a: 1 }), TypeError);
 });
 
