@@ -169,7 +169,8 @@ func (s *streamSet) existing(ctx context.Context) []bool {
 func (s *streamSet) saw(k int) {
 	s.listed.mu.Lock()
 	defer s.listed.mu.Unlock()
-	if s.listed.exists != nil {
+	// Once per shard: every event of a polling handle passes here.
+	if s.listed.exists != nil && !s.listed.exists[k] {
 		s.listed.exists[k] = true
 		s.noteSince()
 	}
