@@ -116,10 +116,16 @@ func (g *group) swap(ctx context.Context, k int, rec groupShard, rev uint64) err
 	return nil
 }
 
+// isWrongLastSequence is a lost compare-and-set: a clustered stream answers
+// with the constant form of the error (10164), a single server with 10071.
 func isWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == errCodeWrongLastSequenceConstant)
 }
+
+// errCodeWrongLastSequenceConstant is nats-server's JSStreamWrongLastSequenceConstantErr.
+const errCodeWrongLastSequenceConstant jetstream.ErrorCode = 10164
 
 // owned lists the shards this member holds now with a valid lease.
 func (g *group) owned() []int {

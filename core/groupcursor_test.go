@@ -2,8 +2,11 @@ package core
 
 import (
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestGroupCursorRoundTrip(t *testing.T) {
@@ -59,5 +62,18 @@ func TestStoredPositions(t *testing.T) {
 	}
 	if got := string(appendPositions(nil, map[int]memberPos{10: {1, 2}, 2: {3, 4}})); got != `{"2":["3","4"],"10":["1","2"]}` {
 		t.Fatalf("appendPositions: %s", got)
+	}
+}
+
+// A lost compare-and-set reads the same from a single server and a cluster.
+func TestWrongLastSequenceBothForms(t *testing.T) {
+	for _, code := range []jetstream.ErrorCode{10071, 10164} {
+		err := fmt.Errorf("group g shard 2: %w", &jetstream.APIError{Code: 400, ErrorCode: code, Description: "wrong last sequence"})
+		if !isWrongLastSequence(err) {
+			t.Errorf("err_code %d is not a lost compare-and-set", code)
+		}
+	}
+	if isWrongLastSequence(&jetstream.APIError{Code: 400, ErrorCode: 10058}) {
+		t.Error("err_code 10058 taken for a lost compare-and-set")
 	}
 }
