@@ -132,6 +132,9 @@ func (b *Bus) groupPoll(req pollRequest) ([]byte, error) {
 			g.advance(pos, owned, res)
 			cursor := g.cursor(pos, owned)
 			g.setPending(cursor)
+			if res.hasMore {
+				b.startReadAhead(g, owned, pos, req)
+			}
 			return res.encodeWith(quote(cursor), append([]int{}, owned...)), nil
 		}
 		// Wake at the next event or change of the group, and at least every
@@ -181,15 +184,18 @@ func (b *Bus) groupPollOnce(g *group, req pollRequest) (*pollResult, []int, curs
 	owned, err := g.acquire(ctx)
 	cancel()
 	if err != nil || len(owned) == 0 {
+		g.dropReadAhead()
 		return &pollResult{}, nil, pos, err
 	}
 	g.positions(&pos, owned)
-	if err := b.placeMissing(&pos, owned, req); err != nil {
-		return nil, nil, pos, err
-	}
-	res, err := b.pollOnce(&pos, owned, req)
-	if err != nil {
-		return nil, nil, pos, err
+	res, ok := g.takeReadAhead(req, owned, &pos, req.timeout)
+	if !ok {
+		if err := b.placeMissing(&pos, owned, req); err != nil {
+			return nil, nil, pos, err
+		}
+		if res, err = b.pollOnce(&pos, owned, req); err != nil {
+			return nil, nil, pos, err
+		}
 	}
 	if !g.stillHeld(owned) {
 		// A shard moved (or the lease ran out) while it was read: what was

@@ -162,6 +162,7 @@ type group struct {
 	ready    chan struct{} // closed when the watcher delivered the initial values
 	stop     chan struct{}
 	pending  []byte                       // the last next_cursor, for auto_commit
+	ahead    *readAhead                   // the next batch, read while the caller works
 	posOf    map[string]map[int]memberPos // member -> its committed positions
 	posRev   uint64                       // KV revision of this member's positions; 0: none
 	applied  uint64                       // the highest KV revision the view holds
