@@ -302,23 +302,29 @@ const aheadUnconfirmed = -2
 
 // indexPlan is what the index says of the considered shards for one poll.
 type indexPlan struct {
-	skip  []bool  // nothing past the cursor
-	ahead []int64 // events expected past the cursor; -1 unknown, or aheadUnconfirmed
-	marks []uint64
-	at    time.Time
+	skip   []bool  // nothing past the cursor
+	unsure bool    // some shard was skipped without a sync
+	ahead  []int64 // events expected past the cursor; -1 unknown, or aheadUnconfirmed
+	marks  []uint64
+	at     time.Time
 }
 
 // plan tells, per considered shard, whether it can hold events past pos and
 // how many it is expected to hold. When some shard looks empty (or sync is
 // asked) the index is synced first, so an event published before the poll
-// began is never missed.
-func (x *shardIndex) plan(ctx context.Context, considered []int, pos *cursorPos, sync bool) (indexPlan, error) {
+// began is never missed; unless shards known to hold events fill the limit:
+// then the empty-looking ones are skipped unsynced (unsure), and the answer
+// says has_more whatever the reads find.
+func (x *shardIndex) plan(ctx context.Context, considered []int, pos *cursorPos, sync bool, limit int) (indexPlan, error) {
 	if err := x.start(ctx); err != nil {
 		return indexPlan{}, err
 	}
+	unsynced := false
 	if sync || x.anyQuiet(considered, pos) { // never quiet with off
-		if err := x.sync(ctx); err != nil {
-			return indexPlan{}, err
+		if unsynced = !sync && x.filled(considered, pos, limit); !unsynced {
+			if err := x.sync(ctx); err != nil {
+				return indexPlan{}, err
+			}
 		}
 	}
 	p := indexPlan{skip: make([]bool, len(considered)), ahead: make([]int64, len(considered)),
@@ -341,6 +347,7 @@ func (x *shardIndex) plan(ctx context.Context, considered []int, pos *cursorPos,
 		switch {
 		case x.quiet[k] && fresh && c >= x.end[k]:
 			p.skip[i] = true
+			p.unsure = p.unsure || unsynced
 		case x.endKnown[k] && fresh && x.end[k] > c:
 			p.ahead[i] = int64(x.end[k] - c)
 		case x.endKnown[k] && fresh:
@@ -350,6 +357,22 @@ func (x *shardIndex) plan(ctx context.Context, considered []int, pos *cursorPos,
 		}
 	}
 	return p, nil
+}
+
+// filled reports whether the shards known to hold events past pos hold at
+// least limit of them.
+func (x *shardIndex) filled(considered []int, pos *cursorPos, limit int) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var n uint64
+	for _, k := range considered {
+		if c := pos.seq[k]; x.endKnown[k] && x.marks[k] == x.covered[k] && x.end[k] > c {
+			if n += x.end[k] - c; n >= uint64(limit) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (x *shardIndex) anyQuiet(considered []int, pos *cursorPos) bool {

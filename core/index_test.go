@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -180,5 +181,42 @@ func TestManyShardsPollInChunks(t *testing.T) {
 	// every shard to prove its end: an even share would ask all 256 each time.
 	if sent := b.js.reads.sent.Load() - before; sent > 3*256 {
 		t.Fatalf("reading %d events sent %d requests", len(evs), sent)
+	}
+}
+
+// While shards known to hold events fill the limit, a poll skips the shards
+// that looked empty without a marker round trip and says has_more; an event
+// published meanwhile on a skipped shard is still read before has_more ends.
+func TestPollFilledByKnownShardsSendsNoMarker(t *testing.T) {
+	dir := t.TempDir()
+	b := openBus(t, fileConfig(dir, `,"shards":2`))
+	publishTo(t, b, 1, 0, 3000) // before the index subscribes: their ends are known and fresh
+	publishTo(t, b, 0, 0, 5)
+	r := poll(t, b, pollReq(1000, "", `,"shard":0`))
+	if len(r.Events) != 5 || r.HasMore {
+		t.Fatalf("shard 0: %d events, has_more %v", len(r.Events), r.HasMore)
+	}
+	time.Sleep(markLag + 50*time.Millisecond) // shard 0 is quiet once it proves its end again
+	if r = poll(t, b, pollReq(1000, r.NextCursor, `,"shard":0`)); len(r.Events) != 0 {
+		t.Fatalf("shard 0 again: %d events", len(r.Events))
+	}
+	markers := func() uint64 {
+		b.js.index.mu.Lock()
+		defer b.js.index.mu.Unlock()
+		return b.js.index.sent
+	}
+	before := markers()
+	r = poll(t, b, pollReq(1000, r.NextCursor, ""))
+	if len(r.Events) != 1000 || !r.HasMore || r.Events[0].Shard != 1 {
+		t.Fatalf("first poll of both: %d events, has_more %v", len(r.Events), r.HasMore)
+	}
+	if n := markers() - before; n != 0 {
+		t.Fatalf("a poll filled by shard 1's known events sent %d markers", n)
+	}
+	other := openBus(t, fileConfig(dir, `,"shards":2`))
+	publishTo(t, other, 0, 5, 1)
+	rest, _ := pollToEnd(t, b, r.NextCursor)
+	if len(rest) != 2001 || !slices.ContainsFunc(rest, func(e eventJSON) bool { return string(e.Raw) == `"0-5"` }) {
+		t.Fatalf("read %d more events; want shard 1's other 2000 and the new one on shard 0", len(rest))
 	}
 }

@@ -235,7 +235,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 	}
 	// With a shard missing, the plan syncs the index: a stream created for an
 	// event published before this poll is then known (the index saw its mark).
-	plan, err := b.js.index.plan(ctx, considered, pos, missing)
+	plan, err := b.js.index.plan(ctx, considered, pos, missing, req.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,11 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 			b.js.index.learn(acc.shard, plan, from[i], pos.seq[acc.shard], acc.lastSeen, acc.pending, acc.endHint)
 		}
 	}
-	return b.settle(pos, accs, req, rot)
+	res, err := b.settle(pos, accs, req, rot)
+	if res != nil && plan.unsure {
+		res.hasMore = true
+	}
+	return res, err
 }
 
 // rotation is where a poll starts sharing the limit: the sum of the cursor's
