@@ -40,7 +40,7 @@ dist-wheel: version-check $(BUILD)/libnetmesh.so
 dist-npm: version-check $(BUILD)/libnetmesh.so
 	rm -rf $(DIST_STAGE)/npm $(DIST)/netmesh-*.tgz
 	mkdir -p $(DIST_STAGE)/npm/prebuilds/linux-$(DIST_NODE_ARCH) $(DIST)
-	cp $(addprefix $(NODE_DIR)/,package.json index.js index.mjs requests.js index.d.ts README.md) $(DIST_STAGE)/npm/
+	cp $(addprefix $(NODE_DIR)/,package.json index.js index.mjs requests.js index.d.ts types.d.ts README.md) $(DIST_STAGE)/npm/
 	cp $(BUILD)/libnetmesh.so $(DIST_STAGE)/npm/prebuilds/linux-$(DIST_NODE_ARCH)/libnetmesh.so
 	cd $(DIST_STAGE)/npm && $(NPM) pack --silent --ignore-scripts --pack-destination $(abspath $(DIST)) >/dev/null
 	@test -f $(DIST_NPM) || { echo "dist-npm: npm pack did not write $(DIST_NPM)"; exit 1; }

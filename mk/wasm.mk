@@ -22,12 +22,15 @@ $(WASM): $(WASM_GO_SRC)
 $(WASM_EXEC): $(WASM)
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $@
 
-# The code the wasm binding shares with the Node one, as an ES module: the one
-# source is bindings/node/requests.js (CommonJS).
-WASM_SHARED := $(WASM_DIR)/requests.js
-$(WASM_SHARED): bindings/node/requests.js
+# What the wasm binding shares with the Node one, copied from bindings/node (the
+# one source; the copies are gitignored): requests.js, the code (CommonJS there,
+# an ES module here), and types.d.ts, the types (the same text in both).
+WASM_SHARED := $(WASM_DIR)/requests.js $(WASM_DIR)/types.d.ts
+$(WASM_DIR)/requests.js: bindings/node/requests.js
 	sed 's/^module\.exports = {$$/export {/' $< >$@
 	@grep -q '^export {$$' $@ || { echo "$<: no 'module.exports = {' line"; rm -f $@; exit 1; }
+$(WASM_DIR)/types.d.ts: bindings/node/types.d.ts
+	cp $< $@
 
 $(WASM_STAMP): $(WASM_DIR)/package.json $(WASM_DIR)/package-lock.json
 	cd $(WASM_DIR) && $(NPM) ci --no-audit --no-fund
@@ -43,8 +46,9 @@ wasm: $(WASM) $(WASM_EXEC) $(WASM_SHARED)
 	@echo "$(WASM): $$(wc -c <$(WASM)) bytes, $$(gzip -9 -c $(WASM) | wc -c) gzipped"
 
 # go vet of the js build (its tests are native only: they start servers) and
-# staticcheck of it; tsc over index.d.ts and its type tests.
-wasm-vet: $(WASM_STAMP) $(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION)
+# staticcheck of it; tsc over index.d.ts (with the shared types.d.ts) and its
+# type tests.
+wasm-vet: $(WASM_STAMP) $(WASM_SHARED) $(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION)
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
 	GOOS=js GOARCH=wasm $(BUILD)/tools/staticcheck-$(STATICCHECK_VERSION) -tests=false ./core ./wasm/...
 	cd $(WASM_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json

@@ -9,6 +9,9 @@
 //   call at a time (await in a loop), and of an empty poll with 8 calls in flight;
 // - events/s of bus.publish with 1000-event batches of ~200-byte events (objects
 //   encoded by the binding), on file storage and on memory storage.
+//
+// bindings/wasm/bench.js requires it for its figures' common part: rate,
+// makeBatch and publishRate (main runs only as `node bench.js`).
 const fs = require('node:fs');
 const netmesh = require('./index.js');
 
@@ -49,7 +52,7 @@ async function publishRate(bus) {
     if (r.published !== BATCH) throw new Error(`published ${r.published} of ${BATCH}`);
     events += BATCH;
   }
-  return events / ((performance.now() - start) / 1000);
+  return { rate: events / ((performance.now() - start) / 1000), events };
 }
 
 const line = (what, value, unit) => console.log(`  ${what.padEnd(62)} ${value.toFixed(0).padStart(9)} ${unit}`);
@@ -82,10 +85,12 @@ async function main() {
   for (const [store, memory] of [[3, false], [4, true]]) {
     const bus = await netmesh.Bus.open({ embedded: { store_dir: `${dataDir}/${store}`, memory }, shards: 16 });
     line(`bus.publish, ${BATCH} x ${EVENT_BYTES}-byte events, 16 shards, ${memory ? 'memory' : 'file'}`,
-      await publishRate(bus), 'events/s');
+      (await publishRate(bus)).rate, 'events/s');
     await bus.close();
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+module.exports = { SECONDS, BATCH, EVENT_BYTES, rate, makeBatch, publishRate };
+
+if (require.main === module) main().catch((err) => { console.error(err); process.exit(1); });

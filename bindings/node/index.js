@@ -18,10 +18,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const {
-  CODES, MeshError, RawEvent, describe, intField, strField, boolField, checkOptions, request,
-  encodeEventArray, POLL_OPTIONS, PUBLISH_OPTIONS, COMMIT_OPTIONS, CONSUME_OPTIONS, pollRequest,
-} = require('./requests.js');
+const { CODES, MeshError, RawEvent, checkConfig, BusBase } = require('./requests.js');
 
 const ABI_VERSION = 1;
 const LIBRARY_NAME = 'libnetmesh.so';
@@ -194,24 +191,21 @@ async function libraryVersion() {
 
 /**
  * An open bus (one library handle). Open with `await Bus.open(config)`.
- * Methods return Promises and may be called concurrently.
+ * Methods return Promises and may be called concurrently. publish, poll, commit
+ * and the consume loops are BusBase's (requests.js, shared with the wasm
+ * binding); this class makes the library calls.
  */
-class Bus {
+class Bus extends BusBase {
   /** @private Use Bus.open(). */
   constructor(n, handle, pid) {
+    super(handle);
     this._n = n;
-    this._handle = handle;
     this._pid = pid;
-    this._closed = false;
-    this._closing = null;
   }
 
   /** Opens a bus; `config` is the JSON configuration object (docs/reference.md, "Config"). */
   static async open(config = {}) {
-    const proto = config !== null && typeof config === 'object' ? Object.getPrototypeOf(config) : undefined;
-    if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`config must be a plain object, got ${describe(config)}`);
-    }
+    checkConfig(config);
     const text = Buffer.from(JSON.stringify(config), 'utf8');
     const n = await ready();
     const handleOut = [null];
@@ -220,12 +214,6 @@ class Bus {
     if (status !== 0) throw MeshError.fromResponse(status, errorOut[0]);
     return new Bus(n, BigInt(handleOut[0]), process.pid);
   }
-
-  /** The library handle, a u64 as BigInt (diagnostics only). */
-  get handle() { return this._handle; }
-
-  /** True once close() was called. */
-  get closed() { return this._closed; }
 
   _checkProcess() {
     if (process.pid !== this._pid) {
@@ -243,161 +231,12 @@ class Bus {
     return JSON.parse(out[0]);
   }
 
-  /**
-   * Stores a batch of events and resolves once every one is acknowledged.
-   * `events` is an array or other iterable of JSON values (RawEvent for pre-encoded JSON).
-   */
-  async publish(events, opts) {
-    const array = encodeEventArray(events);
-    const o = checkOptions('publish', opts, PUBLISH_OPTIONS);
-    const text = request([
-      ['shard', intField, o.shard],
-      ['batch_id', strField, o.batchId],
-      ['timeout_ms', intField, o.timeoutMs],
-      ['acks', boolField, o.acks],
-    ], `"events":${array}`);
-    const resp = await this._request(this._n.fns.publish, text);
-    const result = { published: resp.published, duplicates: resp.duplicates };
-    if (resp.acks) result.acks = resp.acks;
-    return result;
-  }
-
-  /**
-   * Reads up to `limit` events after `cursor`, or with `group` as a member of that
-   * consumer group (then the result has `assigned`, and its `nextCursor` is what
-   * commit() takes).
-   */
-  async poll(opts) {
-    const o = checkOptions('poll', opts, POLL_OPTIONS);
-    const resp = await this._request(this._n.fns.poll, pollRequest(o));
-    const result = {
-      events: resp.events.map((e) => ({ id: e.id, shard: e.shard, ts: e.ts, data: e.raw })),
-      nextCursor: resp.next_cursor,
-      hasMore: resp.has_more,
-      skipped: resp.skipped,
-    };
-    if (resp.assigned !== undefined) result.assigned = resp.assigned;
-    return result;
-  }
-
-  /**
-   * Stores a consumer group's positions: those of `cursor`, the `nextCursor` of
-   * this bus's poll of `group`, for the shards this member still holds. Resolves
-   * with `{ committed, revoked }`: `revoked` are the cursor's shards that moved to
-   * another member meanwhile (not written).
-   */
-  async commit(cursor, opts) {
-    if (typeof cursor !== 'string') throw new TypeError(`cursor must be a string, got ${describe(cursor)}`);
-    const o = checkOptions('commit', opts, COMMIT_OPTIONS);
-    if (typeof o.group !== 'string') throw new TypeError(`commit needs the group option (a string), got ${describe(o.group)}`);
-    const text = request([
-      ['group', strField, o.group],
-      ['cursor', strField, cursor],
-      ['timeout_ms', intField, o.timeoutMs],
-    ]);
-    const fn = this._n.fns.commit;
+  /** BusBase's transport: the library function of `op` ('publish', 'poll', 'commit'). */
+  _call(op, text) {
+    const fn = this._n.fns[op];
+    // Only fns.commit may be null (a library from before consumer groups).
     if (!fn) throw new Error(`${this._n.file} has no mesh_commit: consumer groups need a newer libnetmesh`);
-    const resp = await this._request(fn, text);
-    return { committed: resp.committed, revoked: resp.revoked };
-  }
-
-  /**
-   * Follows the cursor, yielding each non-empty poll result (to save
-   * `nextCursor` after handling a batch). See consume().
-   */
-  consumeBatches(opts) {
-    return this._batches(opts, { complete: true });
-  }
-
-  /** Checks the options now (not at the first next()), then returns the batches. */
-  _batches(opts, handout) {
-    const o = { ...checkOptions('consume', opts, CONSUME_OPTIONS) };
-    if (o.waitMs === undefined || o.waitMs === null) o.waitMs = 1000;
-    pollRequest({ ...o, stopAtEnd: undefined, signal: undefined }); // type errors now, not at the first next()
-    if (o.stopAtEnd !== undefined) boolField('stopAtEnd', o.stopAtEnd);
-    if (o.signal !== undefined && !(o.signal && typeof o.signal.aborted === 'boolean')) {
-      throw new TypeError(`signal must be an AbortSignal, got ${describe(o.signal)}`);
-    }
-    return this._consume(o, handout);
-  }
-
-  /** Whether err is what a call gets once this bus is closed. */
-  _closedError(err) {
-    return this._closed && err instanceof MeshError && (err.code === 'shutdown' || err.code === 'invalid_handle');
-  }
-
-  /**
-   * The batches; with a group, each batch's nextCursor is committed once it was
-   * handed out: when the generator is resumed after it, or returned while it holds
-   * it and `handout.complete` (consume() clears it until the batch's last event).
-   */
-  async* _consume(o, handout = { complete: true }) {
-    const { stopAtEnd = false, signal, ...pollOpts } = o;
-    const { group, timeoutMs } = pollOpts;
-    let cursor = pollOpts.cursor;
-    // A commit for a group consume; false once the bus is closed (the batch is then
-    // read again by the group: at-least-once).
-    const commit = async (batch) => {
-      try {
-        await this.commit(batch.nextCursor, { group, timeoutMs });
-        return true;
-      } catch (err) {
-        if (this._closedError(err)) return false;
-        throw err;
-      }
-    };
-    while (!this._closed && !(signal && signal.aborted)) {
-      let batch;
-      try {
-        batch = await this.poll({ ...pollOpts, cursor });
-      } catch (err) {
-        if (this._closedError(err)) return; // the bus was closed (maybe while this poll waited): stop quietly
-        throw err;
-      }
-      if (group === undefined || group === null) {
-        cursor = batch.nextCursor;
-        if (batch.events.length > 0) yield batch;
-        else if (stopAtEnd && !batch.hasMore) return;
-        continue;
-      }
-      // A group: commit each batch once all of it was handed out (at-least-once);
-      // a batch of only skipped records at once.
-      if (batch.events.length > 0) {
-        let resumed = false;
-        try {
-          yield batch;
-          resumed = true;
-        } finally {
-          if (!resumed && handout.complete) await commit(batch); // return() right after the batch
-        }
-      }
-      if ((batch.events.length > 0 || batch.skipped > 0) && !(await commit(batch))) return;
-      if (batch.events.length === 0 && stopAtEnd && !batch.hasMore) return;
-    }
-  }
-
-  /**
-   * An async iterator of events that follows the cursor. An empty poll waits up to
-   * `waitMs` (default 1000) for new events. It ends when the loop is left (`break`),
-   * when the bus is closed (also while a poll waits: no error), when `signal` is
-   * aborted (checked between polls), or with `stopAtEnd` once nothing more is there.
-   */
-  consume(opts) {
-    const handout = { complete: true };
-    const batches = this._batches(opts, handout);
-    return (async function* events() {
-      try {
-        for await (const batch of batches) {
-          const { events } = batch; // never empty
-          handout.complete = false;
-          for (let i = 0; i < events.length - 1; i++) yield events[i];
-          handout.complete = true;
-          yield events[events.length - 1];
-        }
-      } finally {
-        await batches.return();
-      }
-    })();
+    return this._request(fn, text);
   }
 
   /** Counters and health of this handle (the library's stats object). */
@@ -432,11 +271,6 @@ class Bus {
     // Later calls wait for the first and resolve: its failure is reported once.
     this._closing = first.then(() => {}, () => {});
     return first;
-  }
-
-  /** `await using bus = await Bus.open(...)` support where available. */
-  async [Symbol.asyncDispose || Symbol.for('Symbol.asyncDispose')]() {
-    await this.close();
   }
 }
 

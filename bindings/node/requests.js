@@ -1,8 +1,10 @@
 'use strict';
 /**
- * What the Node and the wasm bindings share: the codes, MeshError, RawEvent and
- * the building of requests. The bindings only check JavaScript types here
- * (TypeError); the library checks values (MeshError 'invalid_argument').
+ * What the Node and the wasm bindings share: the codes, MeshError, RawEvent, the
+ * building of requests and BusBase, the Bus methods that are the same in both
+ * (argument checks, requests, results, the consume loops). The bindings only
+ * check JavaScript types here (TypeError); the library checks values (MeshError
+ * 'invalid_argument').
  *
  * This file is the one source. The Node binding requires it; `make wasm`
  * writes bindings/wasm/requests.js from it as an ES module (the last line's
@@ -201,8 +203,196 @@ function pollRequest(opts) {
   ]);
 }
 
+/** Bus.open's check of its config: a plain object (TypeError otherwise). */
+function checkConfig(config) {
+  const proto = config !== null && typeof config === 'object' ? Object.getPrototypeOf(config) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(`config must be a plain object, got ${describe(config)}`);
+  }
+}
+
+/**
+ * The Bus of both bindings, but for its transport. A binding's Bus extends it
+ * with `static open`, `stats()`, `close()` and `_call(op, text)`: `op` is
+ * 'publish', 'poll' or 'commit', `text` the request JSON; it resolves with the
+ * parsed response or rejects with MeshError.
+ */
+class BusBase {
+  constructor(handle) {
+    this._handle = handle;
+    this._closed = false;
+    this._closing = null;
+  }
+
+  /** The library handle (diagnostics only). */
+  get handle() { return this._handle; }
+
+  /** True once close() was called. */
+  get closed() { return this._closed; }
+
+  /**
+   * Stores a batch of events and resolves once every one is acknowledged.
+   * `events` is an array or other iterable of JSON values (RawEvent for pre-encoded JSON).
+   */
+  async publish(events, opts) {
+    const array = encodeEventArray(events);
+    const o = checkOptions('publish', opts, PUBLISH_OPTIONS);
+    const text = request([
+      ['shard', intField, o.shard],
+      ['batch_id', strField, o.batchId],
+      ['timeout_ms', intField, o.timeoutMs],
+      ['acks', boolField, o.acks],
+    ], `"events":${array}`);
+    const resp = await this._call('publish', text);
+    const result = { published: resp.published, duplicates: resp.duplicates };
+    if (resp.acks) result.acks = resp.acks;
+    return result;
+  }
+
+  /**
+   * Reads up to `limit` events after `cursor`, or with `group` as a member of that
+   * consumer group (then the result has `assigned`, and its `nextCursor` is what
+   * commit() takes).
+   */
+  async poll(opts) {
+    const o = checkOptions('poll', opts, POLL_OPTIONS);
+    const resp = await this._call('poll', pollRequest(o));
+    const result = {
+      events: resp.events.map((e) => ({ id: e.id, shard: e.shard, ts: e.ts, data: e.raw })),
+      nextCursor: resp.next_cursor,
+      hasMore: resp.has_more,
+      skipped: resp.skipped,
+    };
+    if (resp.assigned !== undefined) result.assigned = resp.assigned;
+    return result;
+  }
+
+  /**
+   * Stores a consumer group's positions: those of `cursor`, the `nextCursor` of
+   * this bus's poll of `group`, for the shards this member still holds. Resolves
+   * with `{ committed, revoked }`: `revoked` are the cursor's shards that moved to
+   * another member meanwhile (not written).
+   */
+  async commit(cursor, opts) {
+    if (typeof cursor !== 'string') throw new TypeError(`cursor must be a string, got ${describe(cursor)}`);
+    const o = checkOptions('commit', opts, COMMIT_OPTIONS);
+    if (typeof o.group !== 'string') throw new TypeError(`commit needs the group option (a string), got ${describe(o.group)}`);
+    const text = request([
+      ['group', strField, o.group],
+      ['cursor', strField, cursor],
+      ['timeout_ms', intField, o.timeoutMs],
+    ]);
+    const resp = await this._call('commit', text);
+    return { committed: resp.committed, revoked: resp.revoked };
+  }
+
+  /**
+   * Follows the cursor, yielding each non-empty poll result (to save
+   * `nextCursor` after handling a batch). See consume().
+   */
+  consumeBatches(opts) {
+    return this._batches(opts, { complete: true });
+  }
+
+  /** Checks the options now (not at the first next()), then returns the batches. */
+  _batches(opts, handout) {
+    const o = { ...checkOptions('consume', opts, CONSUME_OPTIONS) };
+    if (o.waitMs === undefined || o.waitMs === null) o.waitMs = 1000;
+    pollRequest({ ...o, stopAtEnd: undefined, signal: undefined }); // type errors now, not at the first next()
+    if (o.stopAtEnd !== undefined) boolField('stopAtEnd', o.stopAtEnd);
+    if (o.signal !== undefined && !(o.signal && typeof o.signal.aborted === 'boolean')) {
+      throw new TypeError(`signal must be an AbortSignal, got ${describe(o.signal)}`);
+    }
+    return this._consume(o, handout);
+  }
+
+  /** Whether err is what a call gets once this bus is closed. */
+  _closedError(err) {
+    return this._closed && err instanceof MeshError && (err.code === 'shutdown' || err.code === 'invalid_handle');
+  }
+
+  /**
+   * The batches; with a group, each batch's nextCursor is committed once it was
+   * handed out: when the generator is resumed after it, or returned while it holds
+   * it and `handout.complete` (consume() clears it until the batch's last event).
+   */
+  async* _consume(o, handout = { complete: true }) {
+    const { stopAtEnd = false, signal, ...pollOpts } = o;
+    const { group, timeoutMs } = pollOpts;
+    let cursor = pollOpts.cursor;
+    // A commit for a group consume; false once the bus is closed (the batch is then
+    // read again by the group: at-least-once).
+    const commit = async (batch) => {
+      try {
+        await this.commit(batch.nextCursor, { group, timeoutMs });
+        return true;
+      } catch (err) {
+        if (this._closedError(err)) return false;
+        throw err;
+      }
+    };
+    while (!this._closed && !(signal && signal.aborted)) {
+      let batch;
+      try {
+        batch = await this.poll({ ...pollOpts, cursor });
+      } catch (err) {
+        if (this._closedError(err)) return; // the bus was closed (maybe while this poll waited): stop quietly
+        throw err;
+      }
+      if (group === undefined || group === null) {
+        cursor = batch.nextCursor;
+        if (batch.events.length > 0) yield batch;
+        else if (stopAtEnd && !batch.hasMore) return;
+        continue;
+      }
+      // A group: commit each batch once all of it was handed out (at-least-once);
+      // a batch of only skipped records at once.
+      if (batch.events.length > 0) {
+        let resumed = false;
+        try {
+          yield batch;
+          resumed = true;
+        } finally {
+          if (!resumed && handout.complete) await commit(batch); // return() right after the batch
+        }
+      }
+      if ((batch.events.length > 0 || batch.skipped > 0) && !(await commit(batch))) return;
+      if (batch.events.length === 0 && stopAtEnd && !batch.hasMore) return;
+    }
+  }
+
+  /**
+   * An async iterator of events that follows the cursor. An empty poll waits up to
+   * `waitMs` (default 1000) for new events. It ends when the loop is left (`break`),
+   * when the bus is closed (also while a poll waits: no error), when `signal` is
+   * aborted (checked between polls), or with `stopAtEnd` once nothing more is there.
+   */
+  consume(opts) {
+    const handout = { complete: true };
+    const batches = this._batches(opts, handout);
+    return (async function* events() {
+      try {
+        for await (const batch of batches) {
+          const { events } = batch; // never empty
+          handout.complete = false;
+          for (let i = 0; i < events.length - 1; i++) yield events[i];
+          handout.complete = true;
+          yield events[events.length - 1];
+        }
+      } finally {
+        await batches.return();
+      }
+    })();
+  }
+
+  /** `await using bus = await Bus.open(...)` support where available. */
+  async [Symbol.asyncDispose || Symbol.for('Symbol.asyncDispose')]() {
+    await this.close();
+  }
+}
+
 module.exports = {
   CODES, MeshError, RawEvent, describe, intField, strField, boolField, checkOptions, request,
   encodeEventArray, encodeEvents, READ_OPTIONS, POLL_OPTIONS, CONSUME_OPTIONS, PUBLISH_OPTIONS,
-  COMMIT_OPTIONS, pollRequest,
+  COMMIT_OPTIONS, pollRequest, checkConfig, BusBase,
 };

@@ -16,31 +16,10 @@ import { gzipSync } from 'node:zlib';
 import { WebSocket } from 'ws';
 import { Bus, wasmVersion } from './index.js';
 
-const native = createRequire(import.meta.url)('../node/index.js');
-const SECONDS = 2.0;
-const BATCH = 1000;
-const EVENT_BYTES = 200;
-
-function makeBatch(first) {
-  const sample = { seq: first, type: 'order.created', user: 'user-100', amount: 100.25, note: '' };
-  const note = 'x'.repeat(Math.max(EVENT_BYTES - JSON.stringify(sample).length, 0));
-  const events = [];
-  for (let seq = first; seq < first + BATCH; seq++) {
-    events.push({ seq, type: 'order.created', user: `user-${seq % 977}`, amount: (seq % 10000) + 0.25, note });
-  }
-  return events;
-}
-
-async function publishRate(bus) {
-  let events = 0;
-  const start = performance.now();
-  while (performance.now() - start < SECONDS * 1000) {
-    const r = await bus.publish(makeBatch(events));
-    if (r.published !== BATCH) throw new Error(`published ${r.published} of ${BATCH}`);
-    events += BATCH;
-  }
-  return { rate: events / ((performance.now() - start) / 1000), events };
-}
+const require = createRequire(import.meta.url);
+const native = require('../node/index.js');
+// The Node benchmark's batches, publish loop and call rate.
+const { SECONDS, rate, publishRate } = require('../node/bench.js');
 
 async function readRate(bus, total) {
   let cursor;
@@ -54,16 +33,6 @@ async function readRate(bus, total) {
   }
   if (events !== total) throw new Error(`read ${events} of ${total}`);
   return { rate: events / ((performance.now() - start) / 1000), cursor };
-}
-
-async function callRate(call) {
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < SECONDS * 1000) {
-    await call();
-    n++;
-  }
-  return n / ((performance.now() - start) / 1000);
 }
 
 const fmt = (v) => v.toFixed(0).padStart(10);
@@ -93,7 +62,7 @@ async function main() {
   for (const [name, bus] of [['FFI in-process', host], ['FFI nats://', tcp], ['wasm ws://', wasm]]) {
     const pub = await publishRate(bus);
     const read = await readRate(bus, pub.events);
-    const empty = await callRate(() => bus.poll({ cursor: read.cursor }));
+    const empty = await rate(() => bus.poll({ cursor: read.cursor }));
     console.log(`  ${name.padEnd(18)} ${fmt(pub.rate)}     ${fmt(read.rate)} ${fmt(empty)}`);
   }
   await wasm.close();

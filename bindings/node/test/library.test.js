@@ -107,7 +107,7 @@ test('a library found nowhere: the error names every place looked in', async (t)
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const pkg = path.join(dir, 'netmesh');
   fs.mkdirSync(pkg);
-  for (const f of ['index.js', 'package.json']) fs.copyFileSync(path.resolve(__dirname, '..', f), path.join(pkg, f));
+  for (const f of ['index.js', 'requests.js', 'package.json']) fs.copyFileSync(path.resolve(__dirname, '..', f), path.join(pkg, f));
   const env = { ...process.env, NODE_PATH: path.resolve(__dirname, '../node_modules') };
   delete env.NETMESH_LIBRARY;
   delete env.LD_LIBRARY_PATH;
