@@ -48,6 +48,7 @@ bench-go:
 	$(GO) build -o $(BENCH_BIN)/peers ./bench/peers
 	$(GO) build -o $(BENCH_BIN)/shards ./bench/shards
 	$(GO) build -o $(BENCH_BIN)/chart ./bench/chart
+	$(GO) build -o $(BENCH_BIN)/pubraw ./bench/pubraw
 
 bench-peers: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/mesh_peer $(BENCH_BIN)/natsc_pub $(NODE_STAMP) $(BENCH_NODE_STAMP)
 	$(BENCH_BIN)/peers -server $(BENCH_SERVER) -bin $(BENCH_BIN) -node $(NODE) -python $(PYTHON) \
@@ -59,6 +60,14 @@ bench-shards: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/sweep
 	  -json $(BENCH_BIN)/shards$(BENCH_SUFFIX).json -chart $(BENCH_BIN)/shards-chart$(BENCH_SUFFIX).json $(BENCH_FLAGS)
 	$(BENCH_BIN)/chart -o docs/bench/shards$(BENCH_SUFFIX).svg $(BENCH_BIN)/shards-chart$(BENCH_SUFFIX).json
 
+# Whether publishing at 1024 shards is bound by the server (issue 13): netmesh
+# against raw nats.go PublishMsgAsync at 16 and 1024 shards, with the server's
+# and the client's CPU per event (bench/pubraw; a few minutes).
+.PHONY: bench-pubraw
+bench-pubraw: bench-server bench-go
+	$(BENCH_BIN)/pubraw -server $(BENCH_SERVER) -data $(BENCH_BIN)/pubraw-data -shards 16,1024 -runs 3 \
+	  -modes netmesh,raw,raw-noid $(BENCH_FLAGS)
+
 # Every program of both benchmarks at 1000 events, one run, and the chart tool,
 # so that the harness keeps working (about 15 s; no figure is checked).
 .PHONY: bench-smoke
@@ -69,6 +78,8 @@ bench-smoke: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/mesh_peer
 	$(BENCH_BIN)/shards -server $(BENCH_SERVER) -bin $(BENCH_BIN) -events 1000 -runs 1 -shards 1,16,64 \
 	  -empty-seconds 0.1 -data $(BENCH_BIN)/smoke-data \
 	  -json $(BENCH_BIN)/smoke-shards.json -chart $(BENCH_BIN)/smoke-shards-chart.json >/dev/null
+	$(BENCH_BIN)/pubraw -server $(BENCH_SERVER) -data $(BENCH_BIN)/smoke-data -shards 1,4 -events 1000 -runs 1 \
+	  -modes netmesh,raw >/dev/null
 	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-peers.svg $(BENCH_BIN)/smoke-peers-chart.json
 	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-shards.svg $(BENCH_BIN)/smoke-shards-chart.json
 	rm -rf $(BENCH_BIN)/smoke-data
