@@ -21,6 +21,7 @@ type Bus struct {
 	clock   *shardClock
 	groups  *groupSet
 	cursors cursorCache
+	all     []int // 0..shards-1, what a poll of every shard considers; never written
 
 	mu     sync.Mutex
 	closed bool
@@ -52,6 +53,10 @@ func open(config []byte, t Transport) (*Bus, error) {
 		cfg:   cfg,
 		log:   newLogger(cfg.LogLevel, func(s string) string { return redactError(s, &cfg) }),
 		clock: newShardClock(cfg.Shards),
+		all:   make([]int, cfg.Shards),
+	}
+	for k := range b.all {
+		b.all[k] = k
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.js = newAdapter(&b.cfg, b.log)

@@ -149,11 +149,7 @@ func (b *Bus) considered(req pollRequest) []int {
 	if req.shard >= 0 {
 		return []int{req.shard}
 	}
-	all := make([]int, b.cfg.Shards)
-	for k := range all {
-		all[k] = k
-	}
-	return all
+	return b.all
 }
 
 // pollWaiting polls, and while nothing comes and wait_ms is not over, waits
