@@ -49,6 +49,7 @@ bench-go:
 	$(GO) build -o $(BENCH_BIN)/shards ./bench/shards
 	$(GO) build -o $(BENCH_BIN)/chart ./bench/chart
 	$(GO) build -o $(BENCH_BIN)/pubraw ./bench/pubraw
+	$(GO) build -o $(BENCH_BIN)/dedupmem ./bench/dedupmem
 
 bench-peers: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/mesh_peer $(BENCH_BIN)/natsc_pub $(NODE_STAMP) $(BENCH_NODE_STAMP)
 	$(BENCH_BIN)/peers -server $(BENCH_SERVER) -bin $(BENCH_BIN) -node $(NODE) -python $(PYTHON) \
@@ -68,6 +69,12 @@ bench-pubraw: bench-server bench-go
 	$(BENCH_BIN)/pubraw -server $(BENCH_SERVER) -data $(BENCH_BIN)/pubraw-data -shards 16,1024 -runs 3 \
 	  -modes netmesh,raw,raw-noid $(BENCH_FLAGS)
 
+# What the dedup window costs the server's memory: 1M events with the default
+# 1 h window and with 2 s (bench/dedupmem; docs/reference.md, "Config").
+.PHONY: bench-dedup
+bench-dedup: bench-server bench-go
+	$(BENCH_BIN)/dedupmem -server $(BENCH_SERVER) -data $(BENCH_BIN)/dedupmem-data
+
 # Every program of both benchmarks at 1000 events, one run, and the chart tool,
 # so that the harness keeps working (about 15 s; no figure is checked).
 .PHONY: bench-smoke
@@ -80,6 +87,7 @@ bench-smoke: bench-server bench-go $(BUILD)/libnetmesh.so $(BENCH_BIN)/mesh_peer
 	  -json $(BENCH_BIN)/smoke-shards.json -chart $(BENCH_BIN)/smoke-shards-chart.json >/dev/null
 	$(BENCH_BIN)/pubraw -server $(BENCH_SERVER) -data $(BENCH_BIN)/smoke-data -shards 1,4 -events 1000 -runs 1 \
 	  -modes netmesh,raw >/dev/null
+	$(BENCH_BIN)/dedupmem -server $(BENCH_SERVER) -data $(BENCH_BIN)/smoke-data -requests 2 >/dev/null
 	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-peers.svg $(BENCH_BIN)/smoke-peers-chart.json
 	$(BENCH_BIN)/chart -o $(BENCH_BIN)/smoke-shards.svg $(BENCH_BIN)/smoke-shards-chart.json
 	rm -rf $(BENCH_BIN)/smoke-data
