@@ -55,23 +55,23 @@ func TestIdlePollAsksNoShard(t *testing.T) {
 	b.js.index.mu.Lock()
 	b.js.index.revalid = time.Now() // no periodic revalidation inside the loop, however slow the machine
 	b.js.index.mu.Unlock()
-	before := b.js.reads.sent.Load()
+	before := b.js.readsSent()
 	for i := 0; i < 20; i++ {
 		if r := poll(t, b, pollReq(1000, cursor, "")); len(r.Events) != 0 || r.HasMore || r.NextCursor != cursor {
 			t.Fatalf("idle poll: %d events, has_more %v", len(r.Events), r.HasMore)
 		}
 	}
-	if sent := b.js.reads.sent.Load() - before; sent != 0 {
+	if sent := b.js.readsSent() - before; sent != 0 {
 		t.Fatalf("20 idle polls sent %d read requests", sent)
 	}
 	// A new event is read from its shard alone.
 	publishTo(t, b, 7, 100, 1)
-	before = b.js.reads.sent.Load()
+	before = b.js.readsSent()
 	r := poll(t, b, pollReq(1000, cursor, ""))
 	if len(r.Events) != 1 || r.Events[0].Shard != 7 {
 		t.Fatalf("after one publish: %+v", r.Events)
 	}
-	if sent := b.js.reads.sent.Load() - before; sent != 1 {
+	if sent := b.js.readsSent() - before; sent != 1 {
 		t.Fatalf("reading one new event sent %d requests", sent)
 	}
 }
@@ -171,7 +171,7 @@ func TestManyShardsPollInChunks(t *testing.T) {
 	// The first poll learns where the shards end; the rest read in chunks.
 	r := poll(t, b, pollReq(1000, "", ""))
 	got := len(r.Events)
-	before := b.js.reads.sent.Load()
+	before := b.js.readsSent()
 	evs, _ := pollToEnd(t, b, r.NextCursor)
 	got += len(evs)
 	if got != 256*40 {
@@ -179,8 +179,29 @@ func TestManyShardsPollInChunks(t *testing.T) {
 	}
 	// Each later poll asks the ~28 shards that fill it, and the last one asks
 	// every shard to prove its end: an even share would ask all 256 each time.
-	if sent := b.js.reads.sent.Load() - before; sent > 3*256 {
+	if sent := b.js.readsSent() - before; sent > 3*256 {
 		t.Fatalf("reading %d events sent %d requests", len(evs), sent)
+	}
+	// With this many shards the reads go over two connections.
+	if b.js.reads2 == nil || b.js.reads.sent.Load() == 0 || b.js.reads2.sent.Load() == 0 {
+		t.Fatalf("256 shards: reads not spread over two connections")
+	}
+	seen := map[string]bool{}
+	for _, e := range append(r.Events, evs...) {
+		if seen[string(e.Raw)] {
+			t.Fatalf("event %s read twice", e.Raw)
+		}
+		seen[string(e.Raw)] = true
+	}
+}
+
+// A handle with fewer shards than readSpreadShards reads over its one
+// connection.
+func TestFewShardsReadOverOneConnection(t *testing.T) {
+	b := openMem(t, `,"shards":16`)
+	publishEvents(t, b, numberedEvents(0, 100), "")
+	if evs, _ := pollToEnd(t, b, ""); len(evs) != 100 || b.js.reads2 != nil {
+		t.Fatalf("read %d events; second read connection %v", len(evs), b.js.reads2 != nil)
 	}
 }
 

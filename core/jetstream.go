@@ -24,7 +24,9 @@ type adapter struct {
 	embedded *embeddedServer
 
 	nc       *nats.Conn
-	subjects []string // per shard
+	readNC   *nats.Conn  // the second read connection (many shards); nil without
+	reads2   *readRouter // the reads over readNC
+	subjects []string    // per shard
 	version  string
 	batchGet atomic.Bool // server answers batched direct gets (2.11+)
 
@@ -93,6 +95,7 @@ func (a *adapter) connect() error {
 		a.close()
 		return err
 	}
+	a.openSecondReads()
 	nonce := randomNonce()
 	a.pub = publisher{nc: nc, tickSubj: a.cfg.Prefix + ".tick", seen: a.index.learnEnd, subjects: a.subjects, streams: a.streams, acks: &a.acks,
 		nonce: nonce, nonceHexLen: len(strconv.FormatUint(nonce, 16))}
@@ -133,6 +136,25 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { a.connected.Store(false) }),
 	}
+	if c.URL == "" {
+		e, err := acquireEmbedded(c, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.embedded = e
+	}
+	dial, err := a.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, dial...), nil
+}
+
+// dialOptions say where and as whom a connection of this handle connects: the
+// embedded server in process, or the url with its credentials and TLS.
+func (a *adapter) dialOptions() ([]nats.Option, error) {
+	c := a.cfg
+	var opts []nats.Option
 	if c.Auth.User != "" {
 		opts = append(opts, nats.UserInfo(c.Auth.User, c.Auth.Password))
 	}
@@ -140,12 +162,7 @@ func (a *adapter) connectOptions() ([]nats.Option, error) {
 		opts = append(opts, nats.Token(c.Auth.Token))
 	}
 	if c.URL == "" {
-		e, err := acquireEmbedded(c, a.log)
-		if err != nil {
-			return nil, err
-		}
-		a.embedded = e
-		return append(opts, nats.InProcessServer(e.srv)), nil
+		return append(opts, nats.InProcessServer(a.embedded.srv)), nil
 	}
 	opts = append(opts, nats.RetryOnFailedConnect(false))
 	if c.TLS.CAFile != "" {
@@ -253,6 +270,7 @@ func (a *adapter) shutdown() error {
 		return errShutdown
 	}
 	a.index.stop()
+	a.closeSecondReads()
 	var err error
 	if derr := a.nc.Drain(); derr != nil {
 		a.nc.Close()
@@ -271,6 +289,7 @@ func (a *adapter) shutdown() error {
 }
 
 func (a *adapter) close() {
+	a.closeSecondReads()
 	if a.nc != nil {
 		a.nc.Close()
 	}

@@ -202,7 +202,7 @@ func (b *Bus) placeMissing(pos *cursorPos, considered []int, req pollRequest) er
 	if len(reads) == 0 {
 		return nil
 	}
-	if err := b.js.reads.readAll(ctx, reads); err != nil {
+	if err := b.js.readAll(ctx, reads); err != nil {
 		return err
 	}
 	for _, rd := range reads {
@@ -261,7 +261,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 		for i, q := range quota {
 			asked[i] = asked[i] || q > 0
 		}
-		if err := b.js.reads.readAll(ctx, reads); err != nil {
+		if err := b.js.readAll(ctx, reads); err != nil {
 			return nil, err
 		}
 		quota = nil

@@ -40,21 +40,21 @@ func TestGroupReadAheadAnswersNextPoll(t *testing.T) {
 	if !waitReadAhead(t, b, "ra") {
 		t.Fatal("a poll with has_more started no read-ahead")
 	}
-	before := b.js.reads.sent.Load()
+	before := b.js.readsSent()
 	r = groupPoll(t, b, `{"group":"ra","limit":1000}`)
 	got = append(got, r.Events...)
 	// The one request is the next read-ahead's, which this poll started.
 	waitReadAhead(t, b, "ra")
-	if sent := b.js.reads.sent.Load() - before; sent != 1 || len(r.Events) != 1000 {
+	if sent := b.js.readsSent() - before; sent != 1 || len(r.Events) != 1000 {
 		t.Fatalf("second poll: %d events, %d read requests; want 1000 from the read-ahead and 1 request ahead", len(r.Events), sent)
 	}
 	commit(t, b, "ra", r.NextCursor)
 	waitReadAhead(t, b, "ra")
-	before = b.js.reads.sent.Load()
+	before = b.js.readsSent()
 	r = groupPoll(t, b, `{"group":"ra","limit":400}`)
 	got = append(got, r.Events...)
 	waitReadAhead(t, b, "ra")
-	if sent := b.js.reads.sent.Load() - before; sent != 2 || len(r.Events) != 400 {
+	if sent := b.js.readsSent() - before; sent != 2 || len(r.Events) != 400 {
 		t.Fatalf("poll with another limit: %d events, %d read requests; want 400 read afresh and 1 request ahead", len(r.Events), sent)
 	}
 	for r.HasMore {
