@@ -441,3 +441,12 @@ func childTest(name, env, value string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env+"="+value)
 	return cmd
 }
+
+// readsSent counts the read requests of both read connections.
+func (a *adapter) readsSent() uint64 {
+	n := a.reads.sent.Load()
+	if a.reads2 != nil {
+		n += a.reads2.sent.Load()
+	}
+	return n
+}

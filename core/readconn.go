@@ -67,15 +67,6 @@ func (a *adapter) readAll(ctx context.Context, reads []*shardRead) error {
 	return err
 }
 
-// readsSent counts the read requests of both connections, for tests.
-func (a *adapter) readsSent() uint64 {
-	n := a.reads.sent.Load()
-	if a.reads2 != nil {
-		n += a.reads2.sent.Load()
-	}
-	return n
-}
-
 // closeSecondReads closes the second read connection; no read is running.
 func (a *adapter) closeSecondReads() {
 	if a.readNC != nil {
