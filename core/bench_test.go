@@ -781,12 +781,13 @@ func BenchmarkEncodePoll(b *testing.B) {
 // BenchmarkEmptyPoll is the per-call cost of a poll that finds nothing, the Go
 // side of the C, Python and Node figures of `make bench`.
 func BenchmarkEmptyPoll(b *testing.B) {
-	for _, shards := range []int{1, 16} {
+	for _, shards := range []int{1, 16, 1024} {
 		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
 			bus := benchOpen(b, benchEmbeddedConfig(b.TempDir(), "empty", shards))
 			if _, err := bus.Publish([]byte(`{"events":[{"warm":1}]}`)); err != nil {
 				b.Fatal(err)
 			}
+			b.ReportAllocs()
 			out, err := bus.Poll([]byte(`{"start":"latest","limit":1}`))
 			if err != nil {
 				b.Fatal(err)

@@ -114,6 +114,7 @@ type cursorCache struct {
 	mu   sync.Mutex
 	ring [4]cachedCursor
 	next int
+	pool sync.Pool // *cursorPos
 }
 
 type cachedCursor struct {
@@ -121,20 +122,37 @@ type cachedCursor struct {
 	pos    cursorPos
 }
 
-// decode is decodeCursor, from the cache when s is one of its cursors.
-func (cc *cursorCache) decode(s string, shards int) (cursorPos, error) {
+// decode is decodeCursor, from the cache when s is one of its cursors. Give
+// the result back with release once it is encoded.
+func (cc *cursorCache) decode(s []byte, shards int) (cursorPos, error) {
 	if len(s) > 64 {
 		cc.mu.Lock()
 		for _, e := range cc.ring {
-			if len(e.quoted) == len(s)+2 && string(e.quoted[1:len(e.quoted)-1]) == s {
-				pos := cursorPos{seq: slices.Clone(e.pos.seq), set: slices.Clone(e.pos.set)}
+			if len(e.quoted) == len(s)+2 && string(e.quoted[1:len(e.quoted)-1]) == string(s) {
+				pos := cc.newPos(shards)
+				copy(pos.seq, e.pos.seq)
+				copy(pos.set, e.pos.set)
 				cc.mu.Unlock()
 				return pos, nil
 			}
 		}
 		cc.mu.Unlock()
 	}
-	return decodeCursor(s, shards)
+	return decodeCursor(string(s), shards)
+}
+
+// newPos takes a position from the pool: at 1024 shards an empty poll would
+// otherwise allocate one per call.
+func (cc *cursorCache) newPos(shards int) cursorPos {
+	if p, ok := cc.pool.Get().(*cursorPos); ok && len(p.seq) == shards {
+		return *p
+	}
+	return newCursorPos(shards)
+}
+
+// release gives pos back to the pool; pos is not used after it.
+func (cc *cursorCache) release(pos cursorPos) {
+	cc.pool.Put(&pos)
 }
 
 // quoted is appendCursor of pos, from the cache when it holds pos.

@@ -55,6 +55,7 @@ type shardIndex struct {
 	off      bool // the server refused the subscription: every poll reads every shard
 	quit     chan struct{}
 	revalid  time.Time // when every shard was last made to prove its end again
+	plans    sync.Pool // *planBufs
 }
 
 // markLag bounds how long after its mark an event is stored; in a cluster an
@@ -309,6 +310,32 @@ type indexPlan struct {
 	at     time.Time
 }
 
+// newPlan takes a plan's slices from the pool: at 1024 shards they are most
+// of what an empty poll allocates. Give them back with release.
+func (x *shardIndex) newPlan(n int) indexPlan {
+	p := indexPlan{at: time.Now()}
+	if b, ok := x.plans.Get().(*planBufs); ok && cap(b.skip) >= n {
+		p.skip, p.ahead, p.marks = b.skip[:n], b.ahead[:n], b.marks[:n]
+		clear(p.skip)
+		return p
+	}
+	p.skip, p.ahead, p.marks = make([]bool, n), make([]int64, n), make([]uint64, n)
+	return p
+}
+
+// release gives p's slices back; p is not used after it.
+func (x *shardIndex) release(p indexPlan) {
+	if p.skip != nil {
+		x.plans.Put(&planBufs{skip: p.skip, ahead: p.ahead, marks: p.marks})
+	}
+}
+
+type planBufs struct {
+	skip  []bool
+	ahead []int64
+	marks []uint64
+}
+
 // plan tells, per considered shard, whether it can hold events past pos and
 // how many it is expected to hold. When some shard looks empty (or sync is
 // asked) the index is synced first, so an event published before the poll
@@ -327,8 +354,7 @@ func (x *shardIndex) plan(ctx context.Context, considered []int, pos *cursorPos,
 			}
 		}
 	}
-	p := indexPlan{skip: make([]bool, len(considered)), ahead: make([]int64, len(considered)),
-		marks: make([]uint64, len(considered)), at: time.Now()}
+	p := x.newPlan(len(considered))
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.off {

@@ -277,6 +277,19 @@ func unquote(inner []byte) (string, bool) {
 	return out, true
 }
 
+// rawStringField is stringField for a value kept raw: the inside of the
+// string, without a copy when it has no escapes; nil when raw is nil.
+func rawStringField(field string, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], nil
+	}
+	s, err := stringField(field, raw)
+	return []byte(s), err
+}
+
 func isNull(v []byte) bool { return string(v) == "null" }
 
 // intField parses an integer literal in [min, max]; 1.5, 1e3, "100" and

@@ -11,8 +11,8 @@ type pollRequest struct {
 	member      string
 	autoCommit  bool
 	limit       int
-	cursor      string
-	shard       int // -1: all
+	cursor      []byte // a view into the request; only during the call
+	shard       int    // -1: all
 	latest      bool
 	wait        time.Duration
 	skipCorrupt bool
@@ -22,8 +22,8 @@ type pollRequest struct {
 // pollJSON is the mesh_poll JSON; pointers are fields that may be null.
 type pollJSON struct {
 	Limit       int64   `json:"limit" range:"limit"`
-	Cursor      *string `json:"cursor"`
-	Shard       []byte  `json:"shard"` // 0..shards-1
+	Cursor      []byte  `json:"cursor"` // a string; kept raw so a long cursor is not copied
+	Shard       []byte  `json:"shard"`  // 0..shards-1
 	Start       *string `json:"start"`
 	WaitMs      *int64  `json:"wait_ms" range:"wait"`
 	SkipCorrupt bool    `json:"skip_corrupt"`
@@ -46,7 +46,10 @@ func (b *Bus) parsePoll(data []byte) (pollRequest, error) {
 	if err := decodeObject("poll request", "", data, &j); err != nil {
 		return r, err
 	}
-	r.limit, r.cursor, r.skipCorrupt = int(j.Limit), deref(j.Cursor), j.SkipCorrupt
+	r.limit, r.skipCorrupt = int(j.Limit), j.SkipCorrupt
+	if r.cursor, err = rawStringField("cursor", j.Cursor); err != nil {
+		return r, err
+	}
 	if j.Shard != nil {
 		n, err := intField("shard", j.Shard, 0, int64(b.cfg.Shards-1))
 		if err != nil {
@@ -115,6 +118,7 @@ func (b *Bus) Poll(request []byte) (out []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer b.cursors.release(pos)
 	considered := b.considered(req)
 	if req.wait > 0 {
 		if err := b.waitForEvents(req); err != nil {
@@ -235,6 +239,7 @@ func (b *Bus) pollOnce(pos *cursorPos, considered []int, req pollRequest) (*poll
 	if err != nil {
 		return nil, err
 	}
+	defer b.js.index.release(plan)
 	if missing {
 		exists = b.js.streams.existing(ctx)
 	}

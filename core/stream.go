@@ -19,6 +19,7 @@ type streamSet struct {
 	names    []string // per shard
 	subjects []string // per shard
 	slots    []streamSlot
+	all      []bool // every shard true: existing's answer once every stream is ready
 	listed   listing
 	old      bool // a 2.9 server (see oldServerSettle)
 	// batchable: the server has fast batch publishing (2.14+), so streams
@@ -54,9 +55,10 @@ const oldServerSettle = time.Second
 
 func newStreamSet(js jetstream.JetStream, cfg *busConfig, subjects []string) *streamSet {
 	s := &streamSet{js: js, cfg: cfg, subjects: subjects,
-		names: make([]string, cfg.Shards), slots: make([]streamSlot, cfg.Shards)}
+		names: make([]string, cfg.Shards), slots: make([]streamSlot, cfg.Shards), all: make([]bool, cfg.Shards)}
 	for k := range s.names {
 		s.names[k] = streamName(cfg.Prefix, k)
+		s.all[k] = true
 	}
 	return s
 }
@@ -146,8 +148,12 @@ func (s *streamSet) notBatched(shard int) { s.slots[shard].batched.Store(false) 
 // missing stream gets no answer at all from some servers (2.9.10) instead of
 // "no responders", so polls do not ask such shards. Shards this handle made
 // ready exist; for the others the prefix's streams are listed, at most once per
-// listEvery. If the list cannot be had, every shard may exist.
+// listEvery. If the list cannot be had, every shard may exist. The caller
+// must not change the slice.
 func (s *streamSet) existing(ctx context.Context) []bool {
+	if s.everyReady() {
+		return s.all
+	}
 	s.listed.mu.Lock()
 	defer s.listed.mu.Unlock()
 	out, all := s.known()
@@ -162,6 +168,15 @@ func (s *streamSet) existing(ctx context.Context) []bool {
 		}
 	}
 	return out
+}
+
+func (s *streamSet) everyReady() bool {
+	for k := range s.slots {
+		if !s.slots[k].ready.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // saw marks shard k as having a stream: an event seen on it was stored (or is
