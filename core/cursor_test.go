@@ -440,3 +440,77 @@ func TestCursorEscapesAndRepeats(t *testing.T) {
 		t.Fatalf("repeated shard: %v", err)
 	}
 }
+
+// The cursor is read in place from the request; a cursor written with JSON
+// escapes (as some encoders write "/") reads the same, and a cursor that is
+// not a string is refused.
+func TestCursorFieldEscapedOrWrongType(t *testing.T) {
+	b := openMem(t, `,"shards":64`)
+	for k := 0; k < 64; k++ {
+		publishTo(t, b, k, 0, 3)
+	}
+	r := poll(t, b, `{"limit":70}`)
+	if !r.HasMore || len(r.Events) != 70 {
+		t.Fatalf("first poll: %d events, has_more %v", len(r.Events), r.HasMore)
+	}
+	plain, err := b.Poll([]byte(fmt.Sprintf(`{"limit":5,"cursor":%q}`, r.NextCursor)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	escaped := strings.NewReplacer("/", `\/`, "+", `\u002b`, "e", `\u0065`).Replace(r.NextCursor)
+	if escaped == r.NextCursor {
+		t.Fatal("the cursor has nothing to escape")
+	}
+	got, err := b.Poll([]byte(`{"limit":5,"cursor":"` + escaped + `"}`))
+	if err != nil || string(got) != string(plain) {
+		t.Fatalf("escaped cursor: %v\n%s\nwant %s", err, got, plain)
+	}
+	for _, v := range []string{`5`, `true`, `{}`, `["x"]`} {
+		_, err := b.Poll([]byte(`{"cursor":` + v + `}`))
+		wantCode(t, err, CodeInvalidArgument, "cursor must be a string")
+	}
+}
+
+// Polls running at once on one handle, each from its own cursor, answer as
+// they do one at a time: the positions they decode into are pooled.
+func TestCursorConcurrentPolls(t *testing.T) {
+	b := openMem(t, `,"shards":64`)
+	for k := 0; k < 64; k++ {
+		publishTo(t, b, k, 0, 4)
+	}
+	var cursors []string
+	want := map[string]string{}
+	for c, i := "", 0; i < 6; i++ {
+		out, err := b.Poll([]byte(fmt.Sprintf(`{"limit":40,"cursor":%q}`, c)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r pollResp
+		decodeStrict(t, out, &r)
+		cursors = append(cursors, c)
+		want[c] = string(out)
+		c = r.NextCursor
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 60; i++ {
+				c := cursors[(g+i)%len(cursors)]
+				out, err := b.Poll([]byte(fmt.Sprintf(`{"limit":40,"cursor":%q}`, c)))
+				if err == nil && string(out) != want[c] {
+					err = fmt.Errorf("poll from cursor %d answered\n%.300s\nwant\n%.300s", (g+i)%len(cursors), out, want[c])
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
